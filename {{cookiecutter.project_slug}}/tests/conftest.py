@@ -1,0 +1,87 @@
+"""Test harness: real PostgreSQL, the app's real lifespan, an in-process HTTP client.
+
+The database server is TEST_DATABASE_URL when set (any server on which this user may create
+databases), otherwise an embedded PostgreSQL in a temporary directory. Either way the tests
+create their own throwaway databases and drop them at the end: they never touch data they
+did not create.
+"""
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from {{ cookiecutter.package_name }}.embedded_db import embedded_postgres
+from {{ cookiecutter.package_name }}.migrate import upgrade_to_head
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from .harness import running_app, url_with_database
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+        return
+    with embedded_postgres(tmp_path_factory.mktemp("embedded") / "pgdata") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def make_database(postgres_server_url: str) -> Iterator[Callable[[], str]]:
+    """Create migrated throwaway databases on demand; drop all of them at the end."""
+    admin = psycopg2.connect(postgres_server_url)
+    admin.autocommit = True
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"test_{{ cookiecutter.package_name }}_{secrets.token_hex(4)}"
+        with admin.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        url = url_with_database(postgres_server_url, name)
+        upgrade_to_head(url)
+        return url
+
+    yield make
+    with admin.cursor() as cursor:
+        for name in created:
+            cursor.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(make_database: Callable[[], str]) -> str:
+    return make_database()
+
+
+@pytest.fixture(scope="session")
+def make_settings(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., Settings]:
+    """Settings from explicit values only: the developer's environment and .env stay out."""
+    files_dir = tmp_path_factory.mktemp("files")
+
+    def make(**overrides: Any) -> Settings:
+        return Settings.model_validate({"files_dir": files_dir, **overrides})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
+    return make_settings(database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """One app for the session, with its real lifespan (pools, client, thread budgets)."""
+    async with running_app(settings) as client:
+        yield client

@@ -1,0 +1,103 @@
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg2
+
+SERVICE = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
+
+
+def environment_without_database(**extra: str) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PORT"}}
+    return {**environment, **extra}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def applied_revision(url: str) -> str:
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT version_num FROM alembic_version")
+        row = cursor.fetchone()
+    conn.close()
+    assert row is not None
+    return str(row[0])
+
+
+def test_migrate_applies_the_schema_and_is_idempotent(make_database: Callable[[], str]) -> None:
+    url = make_database()
+    environment = {**os.environ, "DATABASE_URL": url}
+    for _ in range(2):
+        result = subprocess.run(
+            [*SERVICE, "migrate"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    assert applied_revision(url) == "0001"
+
+
+def test_unknown_command_is_refused() -> None:
+    result = subprocess.run(
+        [*SERVICE, "serve-forever"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'serve-forever'" in result.stderr
+
+
+def embedded_servers(pgdata: Path) -> list[psutil.Process]:
+    return [
+        process
+        for process in psutil.process_iter(["name", "cmdline"])
+        if process.info["name"] == "postgres"
+        and str(pgdata) in " ".join(process.info["cmdline"] or [])
+    ]
+
+
+def test_without_database_url_the_service_runs_on_an_embedded_postgres(tmp_path: Path) -> None:
+    port = free_port()
+    service = subprocess.Popen(
+        SERVICE,
+        cwd=tmp_path,
+        env=environment_without_database(PORT=str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        ready = None
+        while time.monotonic() < deadline and service.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        if ready is None:
+            service.kill()
+            raise AssertionError("the service never answered:\n" + service.communicate()[0])
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"asyncpg": "ok", "psycopg2": "ok"}
+        pgdata = (tmp_path / ".pgdata").resolve()
+        assert (pgdata / "PG_VERSION").exists()
+        assert embedded_servers(pgdata), "the embedded server should run while serving"
+    finally:
+        service.send_signal(signal.SIGINT)
+        output, _ = service.communicate(timeout=60)
+    assert service.returncode == 0, output
+    assert "Application shutdown complete" in output
+    assert not embedded_servers(pgdata), "the embedded server must stop with the service"

@@ -1,0 +1,75 @@
+from collections.abc import Callable, Iterator
+
+import httpx
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from .harness import database_name, running_app
+
+
+async def test_liveness_probe_answers_without_touching_anything(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readiness_probe_checks_both_drivers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"asyncpg": "ok", "psycopg2": "ok"}}
+
+
+@pytest.fixture
+def refuse_connections(
+    postgres_server_url: str,
+) -> Iterator[Callable[[str, bool], None]]:
+    """Make a database refuse (or accept again) connections, cutting the existing ones."""
+    admin = psycopg2.connect(postgres_server_url)
+    admin.autocommit = True
+
+    def switch(url: str, refuse: bool) -> None:
+        name = database_name(url)
+        with admin.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+                    sql.Identifier(name), sql.Literal(not refuse)
+                )
+            )
+            if refuse:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+
+    yield switch
+    admin.close()
+
+
+async def test_readiness_fails_while_database_is_down_and_recovers_without_restart(
+    make_database: Callable[[], str],
+    make_settings: Callable[..., Settings],
+    refuse_connections: Callable[[str, bool], None],
+) -> None:
+    url = make_database()
+    async with running_app(make_settings(database_url=url)) as client:
+        assert (await client.get("/readyz")).status_code == 200
+
+        refuse_connections(url, True)
+        down = await client.get("/readyz")
+        # The process stays alive: liveness must not follow the database down.
+        alive = await client.get("/healthz")
+
+        refuse_connections(url, False)
+        back = await client.get("/readyz")
+
+    assert down.status_code == 503
+    body = down.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["asyncpg"].startswith("unavailable")
+    assert body["checks"]["psycopg2"].startswith("unavailable")
+    assert alive.status_code == 200
+    assert back.status_code == 200, back.json()
+    assert back.json()["status"] == "ready"

@@ -1,0 +1,65 @@
+import asyncio
+import threading
+from collections.abc import Callable
+
+import anyio.to_thread
+import psycopg2
+import pytest
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from .harness import database_name, running_app
+
+
+def open_connections(server_url: str, url: str) -> int:
+    with psycopg2.connect(server_url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database_name(url),)
+        )
+        row = cursor.fetchone()
+    conn.close()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_lifespan_opens_both_pools_and_closes_every_connection_at_shutdown(
+    make_database: Callable[[], str],
+    make_settings: Callable[..., Settings],
+    postgres_server_url: str,
+) -> None:
+    url = make_database()
+    settings = make_settings(
+        database_url=url,
+        asyncpg_pool_min_size=3,
+        asyncpg_pool_max_size=3,
+        psycopg2_pool_min_size=2,
+        psycopg2_pool_max_size=2,
+    )
+    async with running_app(settings) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        # Pre-warmed pools: every connection is open before the first request needs it.
+        during = await asyncio.to_thread(open_connections, postgres_server_url, url)
+    after = await asyncio.to_thread(open_connections, postgres_server_url, url)
+    assert during == 3 + 2
+    assert after == 0
+
+
+# Thread budgets belong to the event loop: a test that changes them gets a loop of its own.
+@pytest.mark.asyncio(loop_scope="function")
+async def test_thread_budgets_come_from_settings(
+    database_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    workers = 12  # twice what Python's default executor gives asyncio.to_thread on 2 cores
+    settings = make_settings(
+        database_url=database_url, anyio_thread_tokens=7, to_thread_max_workers=workers
+    )
+    # A barrier of `workers` parties only opens if that many calls run at the same time,
+    # so it proves the executor size; with the default executor it would time out.
+    barrier = threading.Barrier(workers, timeout=10)
+    async with running_app(settings):
+        assert anyio.to_thread.current_default_thread_limiter().total_tokens == 7
+        async with asyncio.TaskGroup() as group:
+            for _ in range(workers):
+                group.create_task(asyncio.to_thread(barrier.wait))
+    assert barrier.n_waiting == 0
+    assert not barrier.broken
