@@ -1,0 +1,19 @@
+# The commands the README names. Needs Python >= 3.11 and uv (`pip install uv`).
+.PHONY: test demo lint
+
+# The template's own tests: hooks, bad inputs, every variant baked, linted and type-checked,
+# the generated suite run on PostgreSQL both ways, deployment files validated.
+# TEMPLATE_TEST_DATABASE_URL names the server (default postgresql://postgres@127.0.0.1:5432/postgres).
+test:
+	uv run --locked pytest -n auto
+
+# Bake the defaults into build/my-service and serve it on http://127.0.0.1:8000
+# (an embedded PostgreSQL starts in build/my-service/.pgdata; Ctrl-C stops both).
+demo:
+	rm -rf build/my-service
+	uvx --from 'cookiecutter>=2.6,<3' cookiecutter --no-input --output-dir build .
+	cd build/my-service && uv run python -m my_service
+
+lint:
+	uv run --locked --with ruff ruff check hooks tests
+	uv run --locked --with ruff ruff format --check hooks tests

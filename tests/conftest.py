@@ -1,0 +1,40 @@
+"""Shared by the template's tests: one bake per variant, one uv cache, usable interpreters."""
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+
+
+def usable_pyenv_versions() -> str | None:
+    """pyenv's shims refuse every Python but the selected one, which hides 3.12 and 3.13
+    from uv; selecting all installed 3.x versions at once makes them all visible."""
+    if shutil.which("pyenv") is None:
+        return None
+    listing = subprocess.run(
+        ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    versions = [v for v in listing if v.startswith("3.")]
+    return ":".join(versions) or None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tool_environment() -> Iterator[None]:
+    """Environment for every uv command the tests run on a baked project."""
+    saved = dict(os.environ)
+    # uv must use this machine's interpreters; it can't download any here.
+    os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    # (pyenv's own `uv` shim sets PYENV_VERSION to one version, so override it.)
+    if versions := usable_pyenv_versions():
+        os.environ["PYENV_VERSION"] = versions
+    # A developer's settings must not leak into the generated suites.
+    for name in ("DATABASE_URL", "VIRTUAL_ENV"):
+        os.environ.pop(name, None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -1,0 +1,103 @@
+"""Every variant bakes, renders completely, and passes the generated project's own linters.
+
+Variants change one option at a time from the defaults (cookiecutter-django's rule), plus
+the inputs that stress escaping. Each variant is baked once per session.
+"""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from pytest_cookies.plugin import Cookies
+
+from .shell import run
+
+VARIANTS: dict[str, dict[str, str]] = {
+    "default": {},
+    "project-name": {"project_name": "Billing API"},
+    "explicit-slug-and-package": {"project_slug": "orders-svc", "package_name": "orders"},
+    "python-3.12": {"python_version": "3.12"},
+    "python-3.13": {"python_version": "3.13"},
+    "http-port": {"http_port": "9090"},
+    "no-kubernetes": {"kubernetes": "no"},
+    "no-github-actions": {"github_actions": "no"},
+    "license-apache": {"license": "Apache-2.0"},
+    "license-bsd": {"license": "BSD-3-Clause"},
+    "license-proprietary": {"license": "Proprietary"},
+    "quotes-and-markup": {
+        "description": 'Says "hi" & <bye> \\o/ it\'s {fine}',
+        "author_name": 'Zoë O\'Brien "Z"',
+    },
+}
+
+UNRENDERED = re.compile(r"{{\s*cookiecutter|{%|{{-?\s")
+
+
+@pytest.fixture(scope="session")
+def baked(cookies_session: Cookies) -> dict[str, Path]:
+    return {}
+
+
+def bake(cookies_session: Cookies, baked: dict[str, Path], variant: str) -> Path:
+    if variant not in baked:
+        result = cookies_session.bake(extra_context=VARIANTS[variant])
+        assert result.exit_code == 0, result.exception
+        assert result.project_path is not None
+        baked[variant] = result.project_path
+    return baked[variant]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variant_renders_every_file_completely(
+    cookies_session: Cookies, baked: dict[str, Path], variant: str
+) -> None:
+    project = bake(cookies_session, baked, variant)
+    leftovers = []
+    for path in project.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            leftovers += [f"{path}: {m.group(0)!r}" for m in UNRENDERED.finditer(text)]
+    assert leftovers == []
+    assert "{{" not in str(project)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variant_passes_ruff_and_strict_mypy(
+    cookies_session: Cookies, baked: dict[str, Path], variant: str
+) -> None:
+    project = bake(cookies_session, baked, variant)
+    run(["uv", "sync", "--quiet"], project)
+    run(["uv", "run", "--no-sync", "ruff", "check", "."], project)
+    run(["uv", "run", "--no-sync", "ruff", "format", "--check", "."], project)
+    run(["uv", "run", "--no-sync", "mypy"], project)
+
+
+def test_default_bake_uses_the_documented_names(
+    cookies_session: Cookies, baked: dict[str, Path]
+) -> None:
+    project = bake(cookies_session, baked, "default")
+    assert project.name == "my-service"
+    assert (project / "src" / "my_service" / "__main__.py").is_file()
+    metadata = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert metadata["project"]["name"] == "my-service"
+    assert metadata["project"]["requires-python"] == ">=3.11"
+    assert (project / ".python-version").read_text().strip() == "3.11"
+    assert "default=8000" in (project / "src" / "my_service" / "settings.py").read_text()
+
+
+def test_derived_names_follow_the_project_name(
+    cookies_session: Cookies, baked: dict[str, Path]
+) -> None:
+    project = bake(cookies_session, baked, "project-name")
+    assert project.name == "billing-api"
+    assert (project / "src" / "billing_api" / "app.py").is_file()
+
+
+def test_markup_in_free_text_survives_into_valid_toml(
+    cookies_session: Cookies, baked: dict[str, Path]
+) -> None:
+    project = bake(cookies_session, baked, "quotes-and-markup")
+    metadata = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert metadata["project"]["description"] == VARIANTS["quotes-and-markup"]["description"]
+    assert metadata["project"]["authors"][0]["name"] == VARIANTS["quotes-and-markup"]["author_name"]
