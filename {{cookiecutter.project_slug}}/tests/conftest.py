@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import psycopg2
 import pytest
+from blockbuster import BlockBuster, blockbuster_ctx
 from psycopg2 import sql
 
 from {{ cookiecutter.package_name }}.embedded_db import embedded_postgres
@@ -21,6 +22,26 @@ from {{ cookiecutter.package_name }}.migrate import upgrade_to_head
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .harness import running_app, url_with_database
+
+
+@pytest.fixture(autouse=True)
+def blockbuster(request: pytest.FixtureRequest) -> Iterator[BlockBuster | None]:
+    """Fail any test in which the service's code blocks the event loop.
+
+    Scoped to the service's package: only a blocking call with one of its frames on the
+    stack, made on the loop's thread, raises BlockingError. Tests that show what blocking
+    does (the anti-pattern's harm) opt out with @pytest.mark.allow_blocking.
+    """
+    if request.node.get_closest_marker("allow_blocking"):
+        yield None
+        return
+    with blockbuster_ctx("{{ cookiecutter.package_name }}") as detector:
+        # asyncpg looks for ~/.pgpass and ~/.postgresql/* certificates with a few stat()
+        # calls each time it opens a connection. That is asyncpg's choice, rare behind a
+        # pool, and not this service's code: allow exactly that function.
+        for function in detector.functions.values():
+            function.can_block_in("asyncpg/connect_utils.py", "_parse_connect_dsn_and_args")
+        yield detector
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ from asgi_lifespan import LifespanManager
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
+from .proofs import InFlight
+
 
 def url_with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
@@ -20,8 +22,11 @@ def database_name(url: str) -> str:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """Start the app's lifespan and yield a client that calls it in-process.
+async def running_app(
+    settings: Settings, in_flight: InFlight | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Start the app's lifespan and yield a client that calls it in-process; `in_flight`,
+    if given, counts the requests inside the app.
 
     The lifespan sizes the thread budgets of the running loop. A test that passes thread
     settings other than the defaults must run in a loop of its own:
@@ -32,7 +37,10 @@ async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with (
         LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://service.test"
+            transport=httpx.ASGITransport(
+                app=in_flight.wrap(manager.app) if in_flight else manager.app
+            ),
+            base_url="http://service.test",
         ) as client,
     ):
         yield client

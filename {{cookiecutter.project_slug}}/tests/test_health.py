@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -53,16 +54,16 @@ async def test_readiness_fails_while_database_is_down_and_recovers_without_resta
     make_settings: Callable[..., Settings],
     refuse_connections: Callable[[str, bool], None],
 ) -> None:
-    url = make_database()
+    url = await asyncio.to_thread(make_database)
     async with running_app(make_settings(database_url=url)) as client:
         assert (await client.get("/readyz")).status_code == 200
 
-        refuse_connections(url, True)
+        await asyncio.to_thread(refuse_connections, url, True)
         down = await client.get("/readyz")
         # The process stays alive: liveness must not follow the database down.
         alive = await client.get("/healthz")
 
-        refuse_connections(url, False)
+        await asyncio.to_thread(refuse_connections, url, False)
         back = await client.get("/readyz")
 
     assert down.status_code == 503

@@ -27,7 +27,7 @@ async def test_lifespan_opens_both_pools_and_closes_every_connection_at_shutdown
     make_settings: Callable[..., Settings],
     postgres_server_url: str,
 ) -> None:
-    url = make_database()
+    url = await asyncio.to_thread(make_database)
     settings = make_settings(
         database_url=url,
         asyncpg_pool_min_size=3,

@@ -3,19 +3,31 @@
 from importlib.metadata import metadata
 
 from fastapi import FastAPI
+from prometheus_client import make_asgi_app
 
 from .lifespan import build_lifespan
-from .routes import health
+from .metrics import Metrics, RequestMetricsMiddleware
+from .routes import antipatterns, health, lesson
 from .settings import Settings
+
+# Read once at import: it searches the filesystem, which has no place on the event loop.
+DISTRIBUTION = metadata("{{ cookiecutter.project_slug }}")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    metrics = Metrics()
     app = FastAPI(
         title={{ cookiecutter.project_name | tojson }},
-        description=metadata("{{ cookiecutter.project_slug }}")["Summary"] or "",
-        version=metadata("{{ cookiecutter.project_slug }}")["Version"],
-        lifespan=build_lifespan(settings),
+        description=DISTRIBUTION["Summary"] or "",
+        version=DISTRIBUTION["Version"],
+        lifespan=build_lifespan(settings, metrics),
     )
     app.include_router(health.router)
+    app.include_router(lesson.router)
+    if settings.enable_antipatterns:
+        # Not mounted at all otherwise: the route is a 404, not a disabled switch.
+        app.include_router(antipatterns.router)
+    app.mount("/metrics", make_asgi_app(metrics.registry))
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app

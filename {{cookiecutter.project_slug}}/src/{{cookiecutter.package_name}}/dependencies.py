@@ -4,6 +4,7 @@ The providers are `async def` on purpose: a plain `def` dependency would cost a 
 the thread pool (and a thread token) just to read an attribute.
 """
 
+from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated, cast
 
 import asyncpg
@@ -34,6 +35,10 @@ async def get_psycopg2_pool(resources: ResourcesDep) -> Psycopg2Pool:
     return resources.psycopg2_pool
 
 
+async def get_process_pool(resources: ResourcesDep) -> ProcessPoolExecutor:
+    return resources.process_pool
+
+
 async def get_http_client(resources: ResourcesDep) -> httpx.AsyncClient:
     return resources.http_client
 
@@ -41,4 +46,5 @@ async def get_http_client(resources: ResourcesDep) -> httpx.AsyncClient:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AsyncpgPool = Annotated["asyncpg.Pool[asyncpg.Record]", Depends(get_asyncpg_pool)]
 Psycopg2PoolDep = Annotated[Psycopg2Pool, Depends(get_psycopg2_pool)]
+ProcessPool = Annotated[ProcessPoolExecutor, Depends(get_process_pool)]
 HttpClient = Annotated[httpx.AsyncClient, Depends(get_http_client)]

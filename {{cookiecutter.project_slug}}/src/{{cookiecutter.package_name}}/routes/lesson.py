@@ -1,0 +1,86 @@
+"""The lesson, as routes: the same wait or the same work written each way.
+
+Each route says why it is written the way it is; tests/test_lesson.py proves each claim and
+docs/concurrency.md maps one to the other.
+"""
+
+import asyncio
+import threading
+import time
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from ..cpu_work import MAX_STEPS, CpuWork, crunch
+from ..dependencies import ProcessPool
+
+router = APIRouter(prefix="/lesson", tags=["lesson"])
+
+# Bounded so that no request can hold a worker (or the loop, for the anti-pattern) for long.
+Delay = Annotated[float, Query(ge=0, le=5, description="seconds to wait, 0 to 5")]
+Steps = Annotated[int, Query(ge=1, le=MAX_STEPS, description="loop steps of CPU work")]
+
+
+def current_thread() -> str:
+    # AnyIO names all its workers alike; the ident tells them apart.
+    thread = threading.current_thread()
+    return f"{thread.name} ({thread.ident})"
+
+
+class Waited(BaseModel):
+    style: Literal["async def", "def"]
+    waited: float
+    thread: str
+
+
+@router.get("/async")
+async def lesson_async() -> Waited:
+    # No blocking work: `async def` runs on the loop with no thread hop at all.
+    return Waited(style="async def", waited=0, thread=current_thread())
+
+
+@router.get("/sync")
+def lesson_sync() -> Waited:
+    # A plain `def` route: FastAPI runs it in AnyIO's thread pool, so it costs a thread hop
+    # (about 0.2 ms) and a thread token even when it does nothing.
+    return Waited(style="def", waited=0, thread=current_thread())
+
+
+@router.get("/slow")
+async def lesson_slow(delay: Delay) -> Waited:
+    # await hands the loop to other requests while this one waits: thousands can wait at
+    # once on one thread.
+    await asyncio.sleep(delay)
+    return Waited(style="async def", waited=delay, thread=current_thread())
+
+
+@router.get("/sync-slow")
+def lesson_sync_slow(delay: Delay) -> Waited:
+    # Blocking is fine in `def`: it blocks a worker thread, not the loop. But each waiting
+    # request holds one of ANYIO_THREAD_TOKENS; the next one queues for a token.
+    time.sleep(delay)
+    return Waited(style="def", waited=delay, thread=current_thread())
+
+
+@router.get("/offload")
+async def lesson_offload(delay: Delay) -> Waited:
+    # The bridge: a blocking call that async code cannot avoid goes to a thread and is
+    # awaited. asyncio.to_thread uses the loop's default executor (TO_THREAD_MAX_WORKERS
+    # threads, set in the lifespan), not AnyIO's thread tokens.
+    await asyncio.to_thread(time.sleep, delay)
+    return Waited(style="async def", waited=delay, thread=current_thread())
+
+
+@router.get("/cpu")
+def lesson_cpu(steps: Steps) -> CpuWork:
+    # `def` keeps CPU work off the loop, so other requests are still answered; but threads
+    # share the GIL: two of these at once take twice as long as one.
+    return crunch(steps)
+
+
+@router.get("/cpu-offload")
+async def lesson_cpu_offload(steps: Steps, processes: ProcessPool) -> CpuWork:
+    # A process pool (one per worker process, owned by the lifespan) runs CPU work on other
+    # cores, in parallel, each process with its own GIL.
+    return await asyncio.get_running_loop().run_in_executor(processes, crunch, steps)
