@@ -1,0 +1,35 @@
+"""The upstream this service calls, shipped with it: `python -m {{ cookiecutter.package_name }}.upstream`.
+
+It speaks the httpbin convention (`GET /delay/{seconds}` answers 200 JSON after that delay),
+so a real httpbin can replace it. Compose runs it as a service; tests serve it on a free
+local port, so outbound calls are proven against a real HTTP server.
+"""
+
+import asyncio
+from typing import Annotated
+
+import uvicorn
+from fastapi import FastAPI, Path
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+app = FastAPI(title="upstream stub (httpbin convention)")
+
+
+class UpstreamSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=1, le=65535)
+
+
+@app.get("/delay/{seconds}")
+async def delay(seconds: Annotated[float, Path(ge=0, le=10)]) -> dict[str, float]:
+    # asyncio.sleep: the stub must serve many slow calls at once, like a real upstream.
+    await asyncio.sleep(seconds)
+    return {"delay": seconds}
+
+
+if __name__ == "__main__":
+    settings = UpstreamSettings()
+    uvicorn.run(app, host=settings.host, port=settings.port)
