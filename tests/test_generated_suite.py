@@ -1,11 +1,14 @@
 """The default bake's own test suite passes on a real PostgreSQL, both ways it can get one."""
 
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pytest_cookies.plugin import Cookies
+from cookiecutter.main import cookiecutter
 
+from .conftest import TEMPLATE_DIR
 from .shell import run
 
 # CI and this machine kind have PostgreSQL here (trust auth); override for other machines.
@@ -15,12 +18,14 @@ SERVER_URL = os.environ.get(
 
 
 @pytest.fixture(scope="module")
-def default_project(cookies_session: Cookies) -> Path:
-    result = cookies_session.bake()
-    assert result.exit_code == 0, result.exception
-    assert result.project_path is not None
-    run(["uv", "sync", "--quiet"], result.project_path)
-    return result.project_path
+def default_project() -> Iterator[Path]:
+    # Baked outside pytest's tmp_path: run as root, the embedded PostgreSQL runs its binaries
+    # (inside the project's .venv) as its own user, and every new pytest session (the
+    # generated suite is one) makes /tmp/pytest-of-root private again, mode 700.
+    with tempfile.TemporaryDirectory(prefix="template-bake-") as scratch:
+        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
+        run(["uv", "sync", "--quiet"], project)
+        yield project
 
 
 def test_generated_suite_passes_against_test_database_url(default_project: Path) -> None:

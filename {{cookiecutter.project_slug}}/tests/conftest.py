@@ -8,7 +8,9 @@ did not create.
 
 import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,11 +47,17 @@ def blockbuster(request: pytest.FixtureRequest) -> Iterator[BlockBuster | None]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server_url() -> Iterator[str]:
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield url
         return
-    with embedded_postgres(tmp_path_factory.mktemp("embedded") / "pgdata") as url:
+    # Not under pytest's tmp_path: run as root, the embedded server runs as its own user,
+    # and every new pytest session makes /tmp/pytest-of-root private again (mode 700),
+    # cutting the server off from its data mid-run.
+    with (
+        tempfile.TemporaryDirectory(prefix="pgdata-") as scratch,
+        embedded_postgres(Path(scratch) / "pgdata") as url,
+    ):
         yield url
 
 

@@ -3,13 +3,15 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import psutil
 import psycopg2
+import pytest
 
 SERVICE = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
 
@@ -68,7 +70,15 @@ def embedded_servers(pgdata: Path) -> list[psutil.Process]:
     ]
 
 
-def test_without_database_url_the_service_runs_on_an_embedded_postgres(tmp_path: Path) -> None:
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    # Outside pytest's tmp_path, for the reason given in conftest.postgres_server_url.
+    with tempfile.TemporaryDirectory(prefix="service-") as scratch:
+        yield Path(scratch)
+
+
+def test_without_database_url_the_service_runs_on_an_embedded_postgres(workdir: Path) -> None:
+    tmp_path = workdir
     port = free_port()
     service = subprocess.Popen(
         SERVICE,

@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -119,39 +120,43 @@ async def test_offload_capacity_is_the_configured_executor_size(
     assert heartbeat.max_gap < DELAY / 2
 
 
+def overlap(first: dict[str, Any], second: dict[str, Any]) -> tuple[bool, float]:
+    """Whether two timed runs overlapped, and the wall time the pair took."""
+    overlapped = first["started"] < second["finished"] and second["started"] < first["finished"]
+    span = max(first["finished"], second["finished"]) - min(first["started"], second["started"])
+    return overlapped, span
+
+
 async def test_cpu_work_in_def_keeps_the_loop_answering_but_threads_share_the_gil(
     fresh: Service,
 ) -> None:
-    one = (await fresh.client.get(f"/lesson/cpu?steps={STEPS}")).json()
-    solo = one["finished"] - one["started"]
     async with Heartbeat() as heartbeat:
         result = await burst(fresh.client, [f"/lesson/cpu?steps={STEPS}"] * 2)
         health = await fresh.client.get("/healthz")
     first, second = (r.json() for r in result.responses)
+    overlapped, span = overlap(first, second)
     assert first["pid"] == second["pid"]
     assert first["thread"] != second["thread"]
-    # Two at once take about twice as long as one: the GIL lets one thread run at a time.
-    together = max(first["finished"], second["finished"]) - min(first["started"], second["started"])
-    assert together >= 1.6 * solo
+    assert overlapped
+    # The GIL lets one thread run Python at a time, so together the two threads got at most
+    # one core: their CPU seconds add up to no more than the time they took. (True under
+    # any load; more load only lowers it.)
+    assert first["cpu_seconds"] + second["cpu_seconds"] <= 1.1 * span
     assert health.status_code == 200
-    assert heartbeat.max_gap < solo  # the loop kept its turns
+    assert heartbeat.max_gap < span  # the loop kept getting turns
 
 
 async def test_cpu_work_in_a_process_pool_runs_in_parallel(fresh: Service) -> None:
-    one = (await fresh.client.get(f"/lesson/cpu-offload?steps={STEPS}")).json()
-    solo = one["finished"] - one["started"]
     async with Heartbeat() as heartbeat:
         result = await burst(fresh.client, [f"/lesson/cpu-offload?steps={STEPS}"] * 2)
     first, second = (r.json() for r in result.responses)
+    overlapped, _ = overlap(first, second)
+    # Two processes, each with its own GIL, working at the same time: on two idle cores
+    # that is twice the throughput (benchmarks, not tests, measure how much; with both
+    # cores busy elsewhere there is nothing to gain).
     assert first["pid"] != second["pid"]
-    # Each process ran while the other did: their intervals overlap.
-    assert first["started"] < second["finished"]
-    assert second["started"] < first["finished"]
-    together = max(first["finished"], second["finished"]) - min(first["started"], second["started"])
-    # Threads need about 2x (previous test); two processes on two cores need about 1x,
-    # and about 1.33x when two other busy processes share the cores.
-    assert together < 1.6 * solo
-    assert heartbeat.max_gap < DELAY / 2
+    assert overlapped
+    assert heartbeat.max_gap < DELAY / 2  # the loop only awaited
 
 
 async def test_blockbuster_catches_time_sleep_inside_async_def(fresh: Service) -> None:
