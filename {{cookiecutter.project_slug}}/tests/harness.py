@@ -1,11 +1,12 @@
 """Helpers the tests share: running the app in-process, and database URLs."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from asgi_lifespan import LifespanManager
+from fastapi import APIRouter
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -23,16 +24,21 @@ def database_name(url: str) -> str:
 
 @asynccontextmanager
 async def running_app(
-    settings: Settings, in_flight: InFlight | None = None
+    settings: Settings,
+    in_flight: InFlight | None = None,
+    test_routers: Sequence[APIRouter] = (),
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Start the app's lifespan and yield a client that calls it in-process; `in_flight`,
-    if given, counts the requests inside the app.
+    if given, counts the requests inside the app; `test_routers` are mounted on this app
+    only (routes that exist to be measured, never shipped).
 
     The lifespan sizes the thread budgets of the running loop. A test that passes thread
     settings other than the defaults must run in a loop of its own:
     `@pytest.mark.asyncio(loop_scope="function")`.
     """
     app = create_app(settings)
+    for router in test_routers:
+        app.include_router(router)
     # manager.app carries the lifespan state (request.state.resources) into requests.
     async with (
         LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager,

@@ -30,6 +30,14 @@ INVALID_ENVIRONMENT = {
         {"PSYCOPG2_POOL_MIN_SIZE": "20", "PSYCOPG2_POOL_MAX_SIZE": "10"},
         "PSYCOPG2_POOL_MIN_SIZE",
     ),
+    "psycopg2-pool-larger-than-its-threads": (
+        {
+            "PSYCOPG2_POOL_MAX_SIZE": "21",
+            "ANYIO_THREAD_TOKENS": "10",
+            "TO_THREAD_MAX_WORKERS": "10",
+        },
+        "PSYCOPG2_POOL_MAX_SIZE",
+    ),
     "upload-limit-zero": ({"UPLOAD_MAX_BYTES": "0"}, "UPLOAD_MAX_BYTES"),
 }
 

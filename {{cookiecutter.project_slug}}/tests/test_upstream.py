@@ -1,6 +1,14 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+
 import httpx
 
 from {{ cookiecutter.package_name }}.upstream import app
+
+STUB = [sys.executable, "-m", "{{ cookiecutter.package_name }}.upstream"]
 
 
 async def test_upstream_stub_answers_after_the_delay_it_was_asked_for() -> None:
@@ -11,3 +19,27 @@ async def test_upstream_stub_answers_after_the_delay_it_was_asked_for() -> None:
     assert answered.status_code == 200
     assert answered.json() == {"delay": 0.01}
     assert refused.status_code == 422
+
+
+def test_the_stub_runs_as_its_own_program_on_host_and_port_from_the_environment() -> None:
+    # What compose and scripts/bench_transports.py run.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warning"}
+    stub = subprocess.Popen(STUB, env=environment)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/delay/0", timeout=5)
+                break
+            except httpx.TransportError:
+                assert stub.poll() is None, "the stub exited"
+                assert time.monotonic() < deadline, "the stub never answered"
+                time.sleep(0.1)
+    finally:
+        stub.terminate()
+        stub.wait(timeout=30)
+    assert response.status_code == 200
+    assert response.json() == {"delay": 0.0}

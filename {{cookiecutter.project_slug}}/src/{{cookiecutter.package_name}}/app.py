@@ -5,9 +5,10 @@ from importlib.metadata import metadata
 from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
+from .errors import register_error_handlers
 from .lifespan import build_lifespan
 from .metrics import Metrics, RequestMetricsMiddleware
-from .routes import antipatterns, health, lesson
+from .routes import antipatterns, async_items, bridge, fanout, files, health, lesson, sync_items
 from .settings import Settings
 
 # Read once at import: it searches the filesystem, which has no place on the event loop.
@@ -25,6 +26,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(lesson.router)
+    app.include_router(async_items.router)
+    app.include_router(sync_items.router)
+    app.include_router(bridge.router)
+    app.include_router(fanout.router)
+    app.include_router(files.router)
+    register_error_handlers(app)
     if settings.enable_antipatterns:
         # Not mounted at all otherwise: the route is a 404, not a disabled switch.
         app.include_router(antipatterns.router)

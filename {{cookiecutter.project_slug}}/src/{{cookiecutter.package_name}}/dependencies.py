@@ -5,7 +5,7 @@ the thread pool (and a thread token) just to read an attribute.
 """
 
 from concurrent.futures import ProcessPoolExecutor
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, TypeAlias, cast
 
 import asyncpg
 import httpx
@@ -14,6 +14,13 @@ from fastapi import Depends, Request
 from .lifespan import Resources
 from .settings import Settings
 from .sync_db import Psycopg2Pool
+
+if TYPE_CHECKING:
+    AsyncpgPoolType: TypeAlias = asyncpg.Pool[asyncpg.Record]
+else:
+    # FastAPI evaluates these annotations at run time, where asyncpg.Pool is not generic
+    # (only its type stubs are).
+    AsyncpgPoolType = asyncpg.Pool
 
 
 async def get_resources(request: Request) -> Resources:
@@ -27,7 +34,7 @@ async def get_settings(resources: ResourcesDep) -> Settings:
     return resources.settings
 
 
-async def get_asyncpg_pool(resources: ResourcesDep) -> "asyncpg.Pool[asyncpg.Record]":
+async def get_asyncpg_pool(resources: ResourcesDep) -> AsyncpgPoolType:
     return resources.asyncpg_pool
 
 
@@ -44,7 +51,7 @@ async def get_http_client(resources: ResourcesDep) -> httpx.AsyncClient:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-AsyncpgPool = Annotated["asyncpg.Pool[asyncpg.Record]", Depends(get_asyncpg_pool)]
+AsyncpgPool = Annotated[AsyncpgPoolType, Depends(get_asyncpg_pool)]
 Psycopg2PoolDep = Annotated[Psycopg2Pool, Depends(get_psycopg2_pool)]
 ProcessPool = Annotated[ProcessPoolExecutor, Depends(get_process_pool)]
 HttpClient = Annotated[httpx.AsyncClient, Depends(get_http_client)]

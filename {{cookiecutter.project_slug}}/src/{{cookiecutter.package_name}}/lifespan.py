@@ -20,6 +20,7 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client.core import GaugeMetricFamily
 
+from .http_client import build_http_client
 from .metrics import Metrics, monitor_loop_lag, thread_token_gauges
 from .settings import Settings
 from .sync_db import Psycopg2Pool
@@ -121,20 +122,9 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
     )
     stack.push_async_callback(asyncio.to_thread, psycopg2_pool.close)
 
-    # One client for the whole process: it owns the connection pool to upstreams, and
-    # building one loads the CA bundle from disk.
-    http_client = httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            connect=settings.http_connect_timeout,
-            read=settings.http_read_timeout,
-            write=settings.http_write_timeout,
-            pool=settings.http_pool_timeout,
-        ),
-        limits=httpx.Limits(
-            max_connections=settings.http_max_connections,
-            max_keepalive_connections=settings.http_max_keepalive_connections,
-        ),
-    )
+    # One client for the whole process: it owns the connection pool to upstreams. Building
+    # it loads the CA bundle from disk, so that happens in a thread.
+    http_client = await asyncio.to_thread(build_http_client, settings)
     stack.push_async_callback(http_client.aclose)
 
     process_pool = await asyncio.to_thread(start_process_pool, settings.cpu_workers)

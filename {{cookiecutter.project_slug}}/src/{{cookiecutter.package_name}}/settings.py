@@ -72,13 +72,16 @@ class Settings(BaseSettings):
     psycopg2_acquire_timeout: PositiveSeconds = 5.0
     psycopg2_connect_timeout: int = Field(default=5, ge=1, le=3600)
 
+    # The shared outbound client (http_client.py). Its aiohttp transport has no write
+    # timeout and no keep-alive count, so neither is a setting.
     http_connect_timeout: PositiveSeconds = 2.0
     http_read_timeout: PositiveSeconds = 10.0
-    http_write_timeout: PositiveSeconds = 10.0
+    # Waiting for a free pooled connection (aiohttp counts opening it in this one too).
     http_pool_timeout: PositiveSeconds = 5.0
     http_max_connections: int = Field(default=100, ge=1, le=10000)
-    http_max_keepalive_connections: int = Field(default=20, ge=0, le=10000)
+    http_keepalive_expiry: PositiveSeconds = 5.0
 
+    # Larger PUT bodies get 413; nothing of them stays on disk.
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 
     @model_validator(mode="after")
@@ -91,6 +94,20 @@ class Settings(BaseSettings):
                     f"{driver.upper()}_POOL_MIN_SIZE ({low}) must not exceed "
                     f"{driver.upper()}_POOL_MAX_SIZE ({high})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def check_psycopg2_pool_fits_the_threads(self) -> Self:
+        # Only threads call psycopg2: `def` routes (thread tokens) and asyncio.to_thread
+        # bridges (executor workers). Connections beyond that sum can never be used; they
+        # only take server slots (max_connections) from other clients.
+        threads = self.anyio_thread_tokens + self.to_thread_max_workers
+        if self.psycopg2_pool_max_size > threads:
+            raise ValueError(
+                f"PSYCOPG2_POOL_MAX_SIZE ({self.psycopg2_pool_max_size}) exceeds the threads "
+                f"that can use a connection: ANYIO_THREAD_TOKENS + TO_THREAD_MAX_WORKERS "
+                f"({threads})"
+            )
         return self
 
 

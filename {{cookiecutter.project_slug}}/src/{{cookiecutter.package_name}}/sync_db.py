@@ -3,7 +3,12 @@
 psycopg2's ThreadedConnectionPool raises PoolError the moment it is empty; it never waits.
 FastAPI runs up to ANYIO_THREAD_TOKENS `def` routes at once, and `asyncio.to_thread` bridges
 add more callers, so a bare pool turns a burst into 500s. This pool makes callers wait for a
-free connection (bounded by a timeout) with a semaphore sized to the pool.
+free connection (bounded by a timeout) with a semaphore sized to the pool. The price: a
+waiting caller holds its thread (and, for a `def` route, its thread token) meanwhile, so
+at most min(ANYIO_THREAD_TOKENS, PSYCOPG2_POOL_MAX_SIZE) `def` routes talk to PostgreSQL at
+once, and a request that waits longer than PSYCOPG2_ACQUIRE_TIMEOUT gets a 503.
+(FastAPI >= 0.165's `Depends(..., max_concurrency=n)` would wait without a thread, but only
+for routes, not for `asyncio.to_thread` callers, and this template supports older FastAPI.)
 
 psycopg2 also hands out idle connections without checking them, so after a database restart
 every pooled connection would fail one request. When one connection turns out dead, the pool
@@ -57,6 +62,10 @@ class Psycopg2Pool:
             connect_timeout=connect_timeout,
             connection_factory=PooledConnection,
         )
+        # psycopg2's pool closes every returned connection once `minconn` sit idle, so above
+        # PSYCOPG2_POOL_MIN_SIZE each request would open a fresh connection. min_size
+        # connections are open now; from here on, keep every connection opened, up to max.
+        self._pool.minconn = max_size
 
     @contextmanager
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
@@ -75,8 +84,12 @@ class Psycopg2Pool:
         finally:
             with self._lock:
                 self.in_use -= 1
-            self._checkin(conn)
-            self._slots.release()
+            try:
+                # putconn rolls back an unfinished transaction, which can itself fail on a
+                # dying connection; the slot must come back even then.
+                self._checkin(conn)
+            finally:
+                self._slots.release()
 
     def _checkout(self) -> psycopg2.extensions.connection:
         while True:

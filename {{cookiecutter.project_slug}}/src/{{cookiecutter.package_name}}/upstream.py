@@ -6,7 +6,7 @@ local port, so outbound calls are proven against a real HTTP server.
 """
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
 import uvicorn
 from fastapi import FastAPI, Path
@@ -21,6 +21,8 @@ class UpstreamSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8081, ge=1, le=65535)
+    # "info" logs every request: readable in compose, but it slows a benchmark down.
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
 
 @app.get("/delay/{seconds}")
@@ -32,4 +34,4 @@ async def delay(seconds: Annotated[float, Path(ge=0, le=10)]) -> dict[str, float
 
 if __name__ == "__main__":
     settings = UpstreamSettings()
-    uvicorn.run(app, host=settings.host, port=settings.port)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -1,0 +1,111 @@
+"""Items on asyncpg, for `async def` routes: every wait for PostgreSQL is an `await`, so one
+thread serves every other request meanwhile.
+
+All the SQL asyncpg runs for items is here. Values travel as parameters ($1, $2), never in
+the SQL text. Each operation is one statement, which PostgreSQL makes atomic on its own, and
+asyncpg opens a transaction only when asked to (`conn.transaction()`): no BEGIN or COMMIT
+round trips. The statements are prepared once per connection and cached by asyncpg.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from ..errors import DatabaseUnavailable
+from .schemas import Item, ItemIn, ItemPage
+
+# A string: asyncpg's proxy class is generic only in its type stubs.
+Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+
+INSERT = """
+    INSERT INTO items (name, price) VALUES ($1, $2)
+    RETURNING id, name, price, created_at
+"""
+SELECT_ONE = """
+    SELECT id, name, price, created_at FROM items WHERE id = $1
+"""
+# One row more than the page: whether a next page exists, without a count(*) round trip.
+SELECT_PAGE = """
+    SELECT id, name, price, created_at FROM items ORDER BY id LIMIT $1 OFFSET $2
+"""
+UPDATE = """
+    UPDATE items SET name = $2, price = $3 WHERE id = $1
+    RETURNING id, name, price, created_at
+"""
+DELETE = """
+    DELETE FROM items WHERE id = $1
+"""
+
+# SQLSTATE classes that mean "the database cannot serve us now", not "this query is wrong":
+# connection exception, transaction rollback (serialisation, deadlock), insufficient
+# resources, object not in prerequisite state (lock timeout), operator intervention
+# (shutdown, cancel, statement timeout), system error.
+UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
+
+
+def connection_lost(exc: Exception) -> bool:
+    if isinstance(exc, asyncpg.PostgresError):
+        return exc.sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES
+    # TimeoutError: ASYNCPG_COMMAND_TIMEOUT; the others: the connection broke mid-query.
+    return isinstance(
+        exc, TimeoutError | OSError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    )
+
+
+@asynccontextmanager
+async def connection(
+    pool: "asyncpg.Pool[asyncpg.Record]", acquire_timeout: float
+) -> AsyncIterator[Connection]:
+    """Borrow a connection, waiting at most `acquire_timeout` for a free one.
+
+    It goes back to the pool on every path (asyncpg shields the release from cancellation).
+    Failures that mean the database cannot serve us become DatabaseUnavailable (503);
+    anything else is a bug and stays a 500.
+    """
+    borrowed = False
+    try:
+        async with pool.acquire(timeout=acquire_timeout) as conn:
+            borrowed = True
+            yield conn
+    except Exception as exc:
+        # Before we hold a connection, every failure is about getting one: the pool is
+        # exhausted (TimeoutError) or (re)connecting failed.
+        if not borrowed or connection_lost(exc):
+            raise DatabaseUnavailable("database unavailable") from exc
+        raise
+
+
+def to_item(row: asyncpg.Record) -> Item:
+    return Item(id=row["id"], name=row["name"], price=row["price"], created_at=row["created_at"])
+
+
+async def insert_item(conn: Connection, new: ItemIn) -> Item:
+    row = await conn.fetchrow(INSERT, new.name, new.price)
+    assert row is not None  # INSERT ... RETURNING always returns the row
+    return to_item(row)
+
+
+async def get_item(conn: Connection, item_id: int) -> Item | None:
+    row = await conn.fetchrow(SELECT_ONE, item_id)
+    return None if row is None else to_item(row)
+
+
+async def list_items(conn: Connection, limit: int, offset: int) -> ItemPage:
+    rows = await conn.fetch(SELECT_PAGE, limit + 1, offset)
+    return ItemPage(
+        items=[to_item(row) for row in rows[:limit]],
+        next_offset=offset + limit if len(rows) > limit else None,
+    )
+
+
+async def replace_item(conn: Connection, item_id: int, new: ItemIn) -> Item | None:
+    row = await conn.fetchrow(UPDATE, item_id, new.name, new.price)
+    return None if row is None else to_item(row)
+
+
+async def delete_item(conn: Connection, item_id: int) -> bool:
+    status = await conn.execute(DELETE, item_id)
+    return status == "DELETE 1"

@@ -1,0 +1,35 @@
+"""What the item routes of both drivers share on the HTTP side: parameters, 404, OpenAPI."""
+
+from typing import Annotated, Any
+
+from fastapi import HTTPException, Path, Query, status
+
+from .schemas import BIGINT_MAX, ErrorDetail, Item
+
+MAX_PAGE_SIZE = 100
+
+# Bounded to bigint: a larger id can match no row, and would be a driver error, not a 422.
+ItemId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="the item's id")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
+PageOffset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="items to skip")]
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    status.HTTP_404_NOT_FOUND: {"model": ErrorDetail, "description": "no item with this id"}
+}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": ErrorDetail,
+        "description": "the database is down, or no connection came free in time",
+    }
+}
+
+
+def found(item: Item | None) -> Item:
+    if item is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "item not found")
+    return item
+
+
+def deleted(existed: bool) -> None:
+    if not existed:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "item not found")

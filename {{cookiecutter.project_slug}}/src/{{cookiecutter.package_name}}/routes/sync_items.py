@@ -1,0 +1,56 @@
+"""/sync/items: items on psycopg2, in plain `def` routes.
+
+psycopg2 blocks its thread until PostgreSQL answers, so these routes are `def`: FastAPI runs
+each in a worker thread (one of ANYIO_THREAD_TOKENS) and the loop stays free. The same table,
+models and JSON as /async/items (routes/async_items.py); the SQL is in
+items/sync_repository.py. At most PSYCOPG2_POOL_MAX_SIZE of them talk to the database at
+once; the others wait for a connection, in their threads, up to PSYCOPG2_ACQUIRE_TIMEOUT
+(then 503), rather than failing at once as psycopg2's own pool would.
+"""
+
+from fastapi import APIRouter, Response, status
+
+from ..dependencies import Psycopg2PoolDep
+from ..items import sync_repository as repository
+from ..items.http import NOT_FOUND, UNAVAILABLE, ItemId, PageOffset, PageSize, deleted, found
+from ..items.schemas import Item, ItemIn, ItemPage
+
+router = APIRouter(prefix="/sync/items", tags=["items: psycopg2"], responses=UNAVAILABLE)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_sync_item(new: ItemIn, pool: Psycopg2PoolDep, response: Response) -> Item:
+    # Plain `def`: the INSERT blocks in libpq, so it must run in a worker thread, never on
+    # the loop. One statement in autocommit mode: atomic, and no BEGIN/COMMIT round trips.
+    item = repository.insert_item(pool, new)
+    response.headers["Location"] = f"{router.prefix}/{item.id}"
+    return item
+
+
+@router.get("")
+def list_sync_items(
+    pool: Psycopg2PoolDep, limit: PageSize = 20, offset: PageOffset = 0
+) -> ItemPage:
+    # Plain `def`: a blocking read in a worker thread. Autocommit: psycopg2 would otherwise
+    # send BEGIN first and leave the connection idle in a transaction until it goes back.
+    return repository.list_items(pool, limit, offset)
+
+
+@router.get("/{item_id}", responses=NOT_FOUND)
+def read_sync_item(item_id: ItemId, pool: Psycopg2PoolDep) -> Item:
+    # Plain `def`: the thread waits for PostgreSQL, the loop does not. Each waiting request
+    # holds a thread token and, once it has one, a pooled connection.
+    return found(repository.get_item(pool, item_id))
+
+
+@router.put("/{item_id}", responses=NOT_FOUND)
+def replace_sync_item(item_id: ItemId, new: ItemIn, pool: Psycopg2PoolDep) -> Item:
+    # Plain `def`: a single UPDATE ... RETURNING, atomic without a transaction block.
+    return found(repository.replace_item(pool, item_id, new))
+
+
+@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def delete_sync_item(item_id: ItemId, pool: Psycopg2PoolDep) -> None:
+    # Plain `def`: a blocking DELETE in a worker thread; the connection is back before the
+    # 404 is raised.
+    deleted(repository.delete_item(pool, item_id))

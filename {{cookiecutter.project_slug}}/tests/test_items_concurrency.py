@@ -1,0 +1,409 @@
+"""The item routes' concurrency, pool and failure choices, each proven on a real PostgreSQL.
+
+The requests wait inside PostgreSQL on a lock the test holds (tests/table_lock.py), so the
+proofs count, server-side, how many statements wait at the same moment, while the heartbeat
+measures the loop. Time appears only as lower bounds and the heartbeat's generous ratio.
+"""
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import httpx
+import psycopg2
+import psycopg2.pool
+import pytest
+from fastapi import APIRouter
+
+from {{ cookiecutter.package_name }}.dependencies import Psycopg2PoolDep
+from {{ cookiecutter.package_name }}.items import sync_repository
+from {{ cookiecutter.package_name }}.items.http import ItemId, found
+from {{ cookiecutter.package_name }}.items.schemas import Item
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.sync_db import PoolTimeoutError, Psycopg2Pool
+
+from .harness import running_app
+from .proofs import Burst, Heartbeat, InFlight, burst, to_thread_workers
+from .table_lock import ItemsTableLock
+
+PREFIXES = ["/async/items", "/sync/items"]
+HOLD = 0.3  # how long the lock stays once the expected statements wait on it
+POOL = 10  # both pools' default size
+BURST = 128  # more than the 40 thread tokens and the pools together
+
+
+@dataclass
+class Service:
+    client: httpx.AsyncClient
+    in_flight: InFlight
+    url: str
+    item_id: int
+
+
+@pytest.fixture(scope="module")
+async def service(
+    make_database: Callable[[], str], make_settings: Callable[..., Settings]
+) -> AsyncIterator[Service]:
+    url = await asyncio.to_thread(make_database)
+    in_flight = InFlight()
+    settings = make_settings(database_url=url, cpu_workers=1)
+    async with running_app(settings, in_flight, [blocking_router]) as client:
+        created = await client.post("/async/items", json={"name": "kettle", "price": "12.50"})
+        yield Service(client, in_flight, url, created.json()["id"])
+
+
+@pytest.fixture
+def fresh(service: Service) -> Service:
+    service.in_flight.reset()
+    return service
+
+
+async def burst_while_locked(
+    client: httpx.AsyncClient, lock: ItemsTableLock, urls: list[str], *, waiting: int
+) -> tuple[Burst, Heartbeat]:
+    """Send every request at once; release the lock HOLD seconds after `waiting` of them
+    wait on it together. The heartbeat covers those HOLD seconds: the claim is about the
+    loop while the database works. (Once the lock goes, 40 threads wake at once and compete
+    with the loop for the GIL: the loop can then lag for a moment, the price of threads.)"""
+    async with asyncio.TaskGroup() as group:
+        requests = group.create_task(burst(client, urls))
+        try:
+            await lock.until_waiting(waiting)
+            async with Heartbeat() as heartbeat:
+                await asyncio.sleep(HOLD)
+        finally:
+            lock.release()
+    return requests.result(), heartbeat
+
+
+async def test_asyncpg_requests_wait_in_postgresql_together_on_the_loop_without_threads(
+    fresh: Service,
+) -> None:
+    urls = [f"/async/items/{fresh.item_id}"] * BURST
+    async with ItemsTableLock(fresh.url) as lock:
+        result, heartbeat = await burst_while_locked(fresh.client, lock, urls, waiting=POOL)
+    # Every pooled connection waited in PostgreSQL at once; the other requests waited for
+    # a connection, on the loop. All of it without a single worker thread.
+    assert lock.peak == POOL
+    assert fresh.in_flight.peak == BURST
+    assert heartbeat.peak_tokens_in_use == 0
+    assert heartbeat.max_gap < HOLD / 2
+    assert result.statuses == [200] * BURST
+
+
+async def test_psycopg2_requests_wait_in_threads_up_to_the_pool_size_and_the_rest_queue(
+    fresh: Service,
+) -> None:
+    urls = [f"/sync/items/{fresh.item_id}"] * BURST
+    async with ItemsTableLock(fresh.url) as lock:
+        result, heartbeat = await burst_while_locked(fresh.client, lock, urls, waiting=POOL)
+    # min(40 thread tokens, 10 connections) talk to PostgreSQL at once; 30 more threads
+    # wait for a connection (psycopg2's own pool would raise PoolError: 500s) and the other
+    # requests wait for a thread. The loop stays free throughout.
+    assert lock.peak == POOL
+    assert heartbeat.peak_tokens_in_use == 40
+    assert heartbeat.peak_tasks_waiting_for_token > 0
+    assert heartbeat.max_gap < HOLD / 2
+    assert result.statuses == [200] * BURST
+
+
+# Thread budgets belong to the event loop: a test that changes them gets a loop of its own.
+@pytest.mark.asyncio(loop_scope="function")
+async def test_psycopg2_overlap_is_capped_by_thread_tokens_below_the_pool_size(
+    make_settings: Callable[..., Settings], service: Service
+) -> None:
+    tokens = 4
+    settings = make_settings(database_url=service.url, cpu_workers=1, anyio_thread_tokens=tokens)
+    urls = [f"/sync/items/{service.item_id}"] * (2 * tokens)
+    async with running_app(settings) as client, ItemsTableLock(service.url) as lock:
+        result, heartbeat = await burst_while_locked(client, lock, urls, waiting=tokens)
+    assert lock.peak == tokens  # not the pool's 10: the threads are the limit here
+    assert heartbeat.peak_tokens_in_use == tokens
+    assert result.statuses == [200] * len(urls)
+
+
+async def test_the_bridge_waits_in_an_executor_thread_while_the_loop_keeps_serving(
+    fresh: Service,
+) -> None:
+    n = 5
+    urls = [f"/bridge/items/{fresh.item_id}"] * n
+    async with ItemsTableLock(fresh.url) as lock:
+        result, heartbeat = await burst_while_locked(fresh.client, lock, urls, waiting=n)
+    assert lock.peak == n
+    assert heartbeat.max_gap < HOLD / 2
+    # asyncio.to_thread: the loop's executor, not AnyIO's thread tokens.
+    assert heartbeat.peak_tokens_in_use == 0
+    assert to_thread_workers() >= n
+    assert result.statuses == [200] * n
+
+
+# The negative control: what the bridge avoids. A test-only route, so that the wrong way
+# never ships, calling the real psycopg2 repository straight from `async def`.
+blocking_router = APIRouter(prefix="/test-only")
+
+
+@blocking_router.get("/blocking/items/{item_id}")
+async def read_item_blocking_the_loop(item_id: ItemId, pool: Psycopg2PoolDep) -> Item:
+    # WRONG on purpose: psycopg2 blocks the loop's own thread while PostgreSQL works.
+    return found(sync_repository.get_item(pool, item_id))
+
+
+async def test_psycopg2_inside_async_def_stalls_the_loop_and_only_the_heartbeat_sees_it(
+    fresh: Service,
+) -> None:
+    # The lock releases itself: while the route blocks the loop, no test code can run.
+    async with (
+        ItemsTableLock(fresh.url, release_after=(1, HOLD)) as lock,
+        Heartbeat() as heartbeat,
+    ):
+        response = await fresh.client.get(f"/test-only/blocking/items/{fresh.item_id}")
+    # blockbuster is active here and raised nothing: psycopg2 waits inside libpq (C), where
+    # it cannot look, and ruff's ASYNC rules know nothing of database drivers either. The
+    # heartbeat is the only guard: the loop stood still for the whole wait.
+    assert response.status_code == 200
+    assert lock.peak == 1
+    assert heartbeat.max_gap >= 0.9 * HOLD
+
+
+OPERATIONS = {
+    "create": ("POST", "", 201),
+    "list": ("GET", "", 200),
+    "read": ("GET", "/{id}", 200),
+    "replace": ("PUT", "/{id}", 200),
+    "delete": ("DELETE", "/{id}", 204),
+}
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+@pytest.mark.parametrize("operation", OPERATIONS.values(), ids=OPERATIONS.keys())
+async def test_each_item_statement_is_its_own_transaction_with_no_begin_round_trip(
+    fresh: Service, prefix: str, operation: tuple[str, str, int]
+) -> None:
+    method, path, expected = operation
+    target = await fresh.client.post(prefix, json={"name": "target", "price": 1})
+    url = prefix + path.format(id=target.json()["id"])
+    body = {"name": "kettle", "price": 2} if method in {"POST", "PUT"} else None
+    async with ItemsTableLock(fresh.url) as lock, asyncio.TaskGroup() as group:
+        request = group.create_task(fresh.client.request(method, url, json=body))
+        await lock.until_waiting(1)
+        lock.release()
+    (waiter,) = lock.waiters.values()
+    # The statement's transaction began with the statement itself: no BEGIN went first.
+    assert waiter.own_transaction, waiter
+    assert request.result().status_code == expected
+
+
+async def test_the_control_psycopg2_default_mode_sends_begin_before_a_read(
+    fresh: Service,
+) -> None:
+    # Proves the measurement above can fail: without autocommit, the same SELECT's
+    # transaction started earlier, at the BEGIN psycopg2 sent first.
+    def read_in_default_mode() -> None:
+        with psycopg2.connect(fresh.url) as conn, conn.cursor() as cursor:
+            cursor.execute(sync_repository.SELECT_ONE, (fresh.item_id,))
+        conn.close()
+
+    async with ItemsTableLock(fresh.url) as lock, asyncio.TaskGroup() as group:
+        group.create_task(asyncio.to_thread(read_in_default_mode))
+        await lock.until_waiting(1)
+        lock.release()
+    (waiter,) = lock.waiters.values()
+    assert not waiter.own_transaction
+
+
+def bare_pool_raises_at_once(url: str) -> float:
+    pool = psycopg2.pool.ThreadedConnectionPool(1, 1, url)
+    try:
+        pool.getconn()
+        started = time.perf_counter()
+        with pytest.raises(psycopg2.pool.PoolError, match="exhausted"):
+            pool.getconn()
+        return time.perf_counter() - started
+    finally:
+        pool.closeall()
+
+
+def our_pool_waits_for_a_connection(url: str, hold: float) -> tuple[float, float]:
+    """One thread holds the only connection for `hold` s; how long others wait, and fail."""
+    pool = Psycopg2Pool(url, min_size=1, max_size=1, acquire_timeout=5, connect_timeout=5)
+    short = Psycopg2Pool(url, min_size=1, max_size=1, acquire_timeout=hold / 2, connect_timeout=5)
+    held = threading.Event()
+
+    def holder(pool: Psycopg2Pool) -> None:
+        with pool.connection():
+            held.set()
+            time.sleep(hold)
+
+    try:
+        waits = []
+        for each in (pool, short):
+            held.clear()
+            thread = threading.Thread(target=holder, args=(each,))
+            thread.start()
+            held.wait()
+            started = time.perf_counter()
+            try:
+                with each.connection():
+                    pass
+            except PoolTimeoutError:
+                assert each is short
+            else:
+                assert each is pool
+            waits.append(time.perf_counter() - started)
+            thread.join()
+        return waits[0], waits[1]
+    finally:
+        pool.close()
+        short.close()
+
+
+async def test_psycopg2s_own_pool_raises_when_empty_where_ours_waits_up_to_a_timeout(
+    service: Service,
+) -> None:
+    assert await asyncio.to_thread(bare_pool_raises_at_once, service.url) < HOLD / 2
+    waited, gave_up = await asyncio.to_thread(our_pool_waits_for_a_connection, service.url, HOLD)
+    assert waited >= 0.9 * HOLD  # it got the connection once the holder gave it back
+    assert gave_up >= 0.9 * HOLD / 2  # PSYCOPG2_ACQUIRE_TIMEOUT, then PoolTimeoutError
+
+
+def backend_pids_seen_twice(url: str) -> tuple[set[int], set[int]]:
+    pool = Psycopg2Pool(url, min_size=1, max_size=3, acquire_timeout=5, connect_timeout=5)
+    try:
+        rounds = []
+        for _ in range(2):
+            with pool.connection() as a, pool.connection() as b, pool.connection() as c:
+                rounds.append({conn.get_backend_pid() for conn in (a, b, c)})
+        return rounds[0], rounds[1]
+    finally:
+        pool.close()
+
+
+async def test_the_psycopg2_pool_keeps_connections_opened_above_its_minimum(
+    service: Service,
+) -> None:
+    # psycopg2's pool would close two of the three on return (it keeps `minconn`), and the
+    # next burst would pay for two new connections.
+    first, second = await asyncio.to_thread(backend_pids_seen_twice, service.url)
+    assert len(first) == 3
+    assert second == first
+
+
+@pytest.fixture(scope="module")
+async def small(
+    make_database: Callable[[], str], make_settings: Callable[..., Settings]
+) -> AsyncIterator[Service]:
+    """One connection per pool and short timeouts: exhaustion and timeouts on demand."""
+    url = await asyncio.to_thread(make_database)
+    settings = make_settings(
+        database_url=url,
+        cpu_workers=1,
+        asyncpg_pool_min_size=1,
+        asyncpg_pool_max_size=1,
+        asyncpg_acquire_timeout=0.2,
+        asyncpg_command_timeout=1.0,
+        psycopg2_pool_min_size=1,
+        psycopg2_pool_max_size=1,
+        psycopg2_acquire_timeout=0.2,
+    )
+    in_flight = InFlight()
+    async with running_app(settings, in_flight) as client:
+        created = await client.post("/async/items", json={"name": "kettle", "price": "1"})
+        yield Service(client, in_flight, url, created.json()["id"])
+
+
+async def timed_get(client: httpx.AsyncClient, url: str) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = await client.get(url)
+    return response, time.perf_counter() - started
+
+
+async def test_asyncpg_command_timeout_answers_503_instead_of_hanging(small: Service) -> None:
+    url = f"/async/items/{small.item_id}"
+    async with ItemsTableLock(small.url) as lock:
+        response, seconds = await timed_get(small.client, url)
+        still_locked = lock.locked
+    assert response.status_code == 503
+    assert response.json() == {"detail": "database unavailable"}
+    assert seconds >= 0.9 * 1.0  # ASYNCPG_COMMAND_TIMEOUT
+    assert still_locked  # it gave up on its own; nobody released it
+    # The statement was cancelled and the only connection went back, usable.
+    assert (await small.client.get(url)).status_code == 200
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_acquire_timeout_answers_503_while_every_connection_is_busy(
+    small: Service, prefix: str
+) -> None:
+    url = f"{prefix}/{small.item_id}"
+    async with ItemsTableLock(small.url) as lock, asyncio.TaskGroup() as group:
+        holder = group.create_task(small.client.get(url))
+        await lock.until_waiting(1)
+        response, seconds = await timed_get(small.client, url)
+        lock.release()
+    assert response.status_code == 503
+    assert response.json() == {"detail": "database unavailable"}
+    assert seconds >= 0.9 * 0.2  # ASYNCPG_ACQUIRE_TIMEOUT / PSYCOPG2_ACQUIRE_TIMEOUT
+    assert holder.result().status_code == 200
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_connections_go_back_to_the_pool_after_404s_and_cancelled_requests(
+    small: Service, prefix: str
+) -> None:
+    # One connection per pool and a 0.2 s acquire timeout: had any of these kept it, the
+    # next request would answer 503.
+    missing = f"{prefix}/{2**63 - 1}"
+    for response in (
+        await small.client.get(missing),
+        await small.client.put(missing, json={"name": "kettle", "price": 1}),
+        await small.client.delete(missing),
+    ):
+        assert response.status_code == 404
+    url = f"{prefix}/{small.item_id}"
+    async with ItemsTableLock(small.url) as lock:
+        request = asyncio.create_task(small.client.get(url))
+        await lock.until_waiting(1)
+        request.cancel()  # the client went away while PostgreSQL worked
+        lock.release()
+        await asyncio.gather(request, return_exceptions=True)
+    assert (await small.client.get(url)).status_code == 200
+    metrics = (await small.client.get("/metrics/")).text
+    assert "asyncpg_pool_connections_in_use 0.0" in metrics
+    assert "psycopg2_pool_connections_in_use 0.0" in metrics
+
+
+def terminate_backends(url: str) -> set[int]:
+    """End every other session on this database, as a restart or a failover would."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True  # each query sees a fresh pg_stat_activity
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            ended = {pid for pid, _ in cursor.fetchall()}
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # until they are gone for good
+                cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (list(ended),))
+                if not cursor.fetchall():
+                    return ended
+                time.sleep(0.01)
+            raise AssertionError(f"backends {ended} outlived pg_terminate_backend")
+    finally:
+        conn.close()
+
+
+async def test_both_pools_recover_after_their_connections_are_terminated(small: Service) -> None:
+    ended = await asyncio.to_thread(terminate_backends, small.url)
+    assert len(ended) == 2  # one asyncpg and one psycopg2 connection
+    await asyncio.sleep(0.05)  # the loop reads the server's goodbye on asyncpg's socket
+    asyncpg_after = [await small.client.get(f"/async/items/{small.item_id}") for _ in range(2)]
+    psycopg2_after = [await small.client.get(f"/sync/items/{small.item_id}") for _ in range(3)]
+    # asyncpg saw its connection close and opened a new one on the next acquire.
+    assert [r.status_code for r in asyncpg_after] == [200, 200]
+    # psycopg2 cannot know until it uses the connection: one 503 (never a 500), and the
+    # broken connection is discarded, not put back, so the next requests succeed.
+    assert [r.status_code for r in psycopg2_after] == [503, 200, 200]
