@@ -7,7 +7,7 @@ Figures, not assertions: the tests prove the behaviour; this script reports how 
 on this machine, every comparison taken side by side in one run. The load comes from
 aiohttp because an httpx client is itself the bottleneck at these concurrencies
 (encode/httpx#3215). The service uses DATABASE_URL if set, else its embedded PostgreSQL in a
-temporary directory.
+temporary directory; the upstream is the stub it ships (`python -m <package>.upstream`).
 """
 
 import argparse
@@ -37,36 +37,36 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(**environment: str) -> Iterator[str]:
-    """Start `python -m <package>` on a free port; yield its base URL; stop it."""
+def running(module: str, ready_path: str, **environment: str) -> Iterator[str]:
+    """Start `python -m <module>` on a free port; yield its base URL; stop it."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-        service = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", PACKAGE],
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", module],
             cwd=workdir,
             env={**os.environ, "PORT": str(port), "LOG_LEVEL": "warning", **environment},
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            asyncio.run(wait_until_ready(base))
+            asyncio.run(wait_until_ready(f"{base}{ready_path}"))
             yield base
         finally:
-            service.terminate()
-            service.wait(timeout=60)
+            process.terminate()
+            process.wait(timeout=60)
 
 
-async def wait_until_ready(base: str, patience: float = 120) -> None:
+async def wait_until_ready(url: str, patience: float = 120) -> None:
     deadline = time.monotonic() + patience
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             try:
-                async with session.get(f"{base}/readyz") as response:
+                async with session.get(url) as response:
                     if response.status == 200:
                         return
             except aiohttp.ClientConnectionError:
                 pass
             await asyncio.sleep(0.2)
-    raise RuntimeError(f"{base} never became ready")
+    raise RuntimeError(f"{url} never answered 200")
 
 
 @dataclass
@@ -137,7 +137,7 @@ async def slowest_healthz_during(
 
 
 def row(name: str, figure: str, expectation: str) -> None:
-    print(f"{name:<58} {figure:<26} {expectation}")
+    print(f"{name:<66} {figure:<26} {expectation}")
 
 
 async def lesson(base: str) -> None:
@@ -181,7 +181,50 @@ async def lesson(base: str) -> None:
             )
 
 
-SCENARIOS: dict[str, Callable[[str], Coroutine[Any, Any, None]]] = {"lesson": lesson}
+async def items(base: str) -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async with session.post(
+            f"{base}/async/items", json={"name": "benchmark", "price": "9.99"}
+        ) as response:
+            assert response.status == 201, await response.text()
+            item_id = (await response.json())["id"]
+        for name, path in [
+            ("/lesson/async (async def, no I/O: the ceiling)", "/lesson/async"),
+            (f"/async/items/{item_id} (asyncpg, async def)", f"/async/items/{item_id}"),
+            (f"/sync/items/{item_id} (psycopg2, def)", f"/sync/items/{item_id}"),
+            (f"/bridge/items/{item_id} (psycopg2 via to_thread)", f"/bridge/items/{item_id}"),
+        ]:
+            load = await closed_loop(session, f"{base}{path}")
+            row(
+                f"{name}, 64 connections, 3 s",
+                f"{load.requests_per_second:,.0f} req/s p99 {load.p99_ms:.1f} ms",
+                f"errors {load.errors}",
+            )
+
+
+async def fanout(base: str) -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        url = f"{base}/async/upstream/fanout"
+        await burst(session, [f"{url}?n=5&delay=0"])  # open the client's first connections
+        result = await burst(session, [f"{url}?n=10&delay=0.3"])
+        row(
+            "1 fan-out of 10 upstream calls of 0.3 s",
+            f"{result.seconds:.3f} s {result.statuses}",
+            "< 0.75 s",
+        )
+        result = await burst(session, [f"{url}?n=5&delay=0.3"] * 20)
+        row(
+            "20 fan-outs of 5 calls of 0.3 s (100 upstream calls)",
+            f"{result.seconds:.3f} s {result.statuses}",
+            "< 0.75 s",
+        )
+
+
+SCENARIOS: dict[str, Callable[[str], Coroutine[Any, Any, None]]] = {
+    "lesson": lesson,
+    "items": items,
+    "fanout": fanout,
+}
 
 
 def main() -> None:
@@ -192,7 +235,10 @@ def main() -> None:
     chosen = parser.parse_args().scenarios or list(SCENARIOS)
     if unknown := sorted(set(chosen) - set(SCENARIOS)):
         parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
-    with running_service(ENABLE_ANTIPATTERNS="true") as base:
+    with (
+        running(f"{PACKAGE}.upstream", "/delay/0") as upstream,
+        running(PACKAGE, "/readyz", ENABLE_ANTIPATTERNS="true", UPSTREAM_URL=upstream) as base,
+    ):
         print(f"{sys.version.split()[0]}, {os.cpu_count()} CPUs, service at {base}")
         for name in chosen:
             print(f"\n== {name}")
