@@ -181,6 +181,20 @@ async def lesson(base: str) -> None:
             )
 
 
+async def cpu(base: str) -> None:
+    steps = 10_000_000  # about 0.3 s of CPU here
+    async with aiohttp.ClientSession() as session:
+        for route, note in [("cpu", "threads share the GIL: ~2x"), ("cpu-offload", "2 cores: ~1x")]:
+            url = f"{base}/lesson/{route}?steps={steps}"
+            one = await burst(session, [url])
+            two = await burst(session, [url] * 2)
+            row(
+                f"2 x /lesson/{route} at once vs 1 alone",
+                f"{two.seconds:.3f} s / {one.seconds:.3f} s = {two.seconds / one.seconds:.2f}",
+                note,
+            )
+
+
 async def items(base: str) -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         async with session.post(
@@ -222,6 +236,7 @@ async def fanout(base: str) -> None:
 
 SCENARIOS: dict[str, Callable[[str], Coroutine[Any, Any, None]]] = {
     "lesson": lesson,
+    "cpu": cpu,
     "items": items,
     "fanout": fanout,
 }

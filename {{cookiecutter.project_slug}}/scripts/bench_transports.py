@@ -15,17 +15,16 @@ written down in src/{{ cookiecutter.package_name }}/http_client.py and docs/conc
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
 import httpx2
+from bench import running  # scripts/ is on sys.path when a script in it runs
 
 from {{ cookiecutter.package_name }}.http_client import build_http_client
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -35,36 +34,24 @@ TARGET_SECONDS = 0.45  # for 100 concurrent calls of 0.3 s
 Get = Callable[[str], Coroutine[Any, Any, None]]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+class Response(Protocol):
+    def raise_for_status(self) -> object: ...
+    def json(self) -> object: ...
 
 
-@contextmanager
-def running_stub() -> Iterator[str]:
-    """The stub in a process of its own, so it does not share a GIL with the clients."""
-    port = free_port()
-    stub = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", f"{PACKAGE}.upstream"],
-        env={**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warning"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/delay/0").raise_for_status()
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or stub.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield base
-    finally:
-        stub.terminate()
-        stub.wait(timeout=30)
+class Client(Protocol):
+    async def get(self, url: str) -> Response: ...
+
+
+def checked_get(client: Client) -> Get:
+    """One GET as the service makes it: the status checked, the JSON body parsed."""
+
+    async def get(url: str) -> None:
+        response = await client.get(url)
+        response.raise_for_status()
+        response.json()
+
+    return get
 
 
 def candidates(settings: Settings) -> dict[str, Callable[[], AbstractAsyncContextManager[Get]]]:
@@ -75,38 +62,20 @@ def candidates(settings: Settings) -> dict[str, Callable[[], AbstractAsyncContex
     async def service_client() -> AsyncIterator[Get]:
         # Exactly what the lifespan builds.
         async with build_http_client(settings) as client:
-
-            async def get(url: str) -> None:
-                response = await client.get(url)
-                response.raise_for_status()
-                response.json()
-
-            yield get
+            yield checked_get(client)
 
     @asynccontextmanager
     async def httpx_default() -> AsyncIterator[Get]:
         # Keep-alive for the whole pool: the fairest setting for the default transport.
         limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-
-            async def get(url: str) -> None:
-                response = await client.get(url)
-                response.raise_for_status()
-                response.json()
-
-            yield get
+            yield checked_get(client)
 
     @asynccontextmanager
     async def httpx2_default() -> AsyncIterator[Get]:
         limits = httpx2.Limits(max_connections=pool, max_keepalive_connections=pool)
         async with httpx2.AsyncClient(limits=limits, timeout=timeout) as client:
-
-            async def get(url: str) -> None:
-                response = await client.get(url)
-                response.raise_for_status()
-                response.json()
-
-            yield get
+            yield checked_get(client)
 
     @asynccontextmanager
     async def aiohttp_session() -> AsyncIterator[Get]:
@@ -173,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         help="event loop of the clients (uvicorn runs the service on uvloop)",
     )
     args: Any = parser.parse_args(argv)
-    with running_stub() as base:
+    with running(f"{PACKAGE}.upstream", "/delay/0") as base:
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.loop}, stub {base}")
         with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
             runner.run(measure(base, args.calls, args.runs, args.delays))
