@@ -11,7 +11,7 @@ import os
 import secrets
 import shutil
 import tracemalloc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -370,13 +370,9 @@ async def test_a_download_streams_in_chunks_without_loading_the_file(files: File
         elif message["type"] == "http.response.body":
             bodies.append(len(message.get("body", b"")))  # counted, then dropped
 
-    scope = request_scope("GET", "/sync/files/big.bin")
-    tracemalloc.start()
-    try:
-        await files.app(scope, receive, send)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = await peak_memory_while(
+        files.app(request_scope("GET", "/sync/files/big.bin"), receive, send)
+    )
     assert headers[b"content-length"] == str(size).encode()
     assert sum(bodies) == size
     assert max(bodies) <= CHUNK_SIZE
@@ -397,13 +393,9 @@ async def test_an_upload_streams_to_disk_without_buffering_the_body(files: FileS
     async def send(message: Message) -> None:
         answer.append(message)
 
-    scope = request_scope("PUT", "/sync/files/upload.bin")
-    tracemalloc.start()
-    try:
-        await files.app(scope, receive, send)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = await peak_memory_while(
+        files.app(request_scope("PUT", "/sync/files/upload.bin"), receive, send)
+    )
     assert answer[0]["status"] == 201
     assert await asyncio.to_thread(lambda: (files.files_dir / "upload.bin").stat().st_size) == size
     assert peak < size / 4  # never the whole body in memory
@@ -424,6 +416,17 @@ def request_scope(method: str, path: str) -> dict[str, Any]:
         "client": ("127.0.0.1", 50000),
         "server": ("service.test", 80),
     }
+
+
+async def peak_memory_while(work: Awaitable[None]) -> int:
+    """The most memory Python allocated while `work` ran, in bytes."""
+    tracemalloc.start()
+    try:
+        await work
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak
 
 
 async def test_large_file_transfers_in_def_routes_keep_the_loop_free(files: FileService) -> None:

@@ -303,6 +303,7 @@ async def small(
         asyncpg_pool_max_size=1,
         asyncpg_acquire_timeout=0.2,
         asyncpg_command_timeout=1.0,
+        psycopg2_statement_timeout=1.0,
         psycopg2_pool_min_size=1,
         psycopg2_pool_max_size=1,
         psycopg2_acquire_timeout=0.2,
@@ -319,14 +320,17 @@ async def timed_get(client: httpx.AsyncClient, url: str) -> tuple[httpx.Response
     return response, time.perf_counter() - started
 
 
-async def test_asyncpg_command_timeout_answers_503_instead_of_hanging(small: Service) -> None:
-    url = f"/async/items/{small.item_id}"
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_a_statement_past_its_timeout_answers_503_instead_of_hanging(
+    small: Service, prefix: str
+) -> None:
+    url = f"{prefix}/{small.item_id}"
     async with ItemsTableLock(small.url) as lock:
         response, seconds = await timed_get(small.client, url)
         still_locked = lock.locked
     assert response.status_code == 503
     assert response.json() == {"detail": "database unavailable"}
-    assert seconds >= 0.9 * 1.0  # ASYNCPG_COMMAND_TIMEOUT
+    assert seconds >= 0.9 * 1.0  # ASYNCPG_COMMAND_TIMEOUT / PSYCOPG2_STATEMENT_TIMEOUT
     assert still_locked  # it gave up on its own; nobody released it
     # The statement was cancelled and the only connection went back, usable.
     assert (await small.client.get(url)).status_code == 200

@@ -119,6 +119,8 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
         max_size=settings.psycopg2_pool_max_size,
         acquire_timeout=settings.psycopg2_acquire_timeout,
         connect_timeout=settings.psycopg2_connect_timeout,
+        # Set once per connection at connect time: no extra round trip per statement.
+        options=f"-c statement_timeout={round(settings.psycopg2_statement_timeout * 1000)}",
     )
     stack.push_async_callback(asyncio.to_thread, psycopg2_pool.close)
 

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     psycopg2_pool_max_size: int = Field(default=10, ge=1, le=1000)
     psycopg2_acquire_timeout: PositiveSeconds = 5.0
     psycopg2_connect_timeout: int = Field(default=5, ge=1, le=3600)
+    # psycopg2 has no per-call timeout: the server cancels a statement that runs longer,
+    # so a hung query frees its thread and its connection instead of holding them for ever.
+    psycopg2_statement_timeout: PositiveSeconds = 30.0
 
     # The shared outbound client (http_client.py). Its aiohttp transport has no write
     # timeout and no keep-alive count, so neither is a setting.

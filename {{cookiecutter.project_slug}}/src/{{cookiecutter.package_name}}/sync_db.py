@@ -38,8 +38,10 @@ class Psycopg2Pool:
         min_size: int,
         max_size: int,
         acquire_timeout: float,
-        connect_timeout: int,
+        **connect_kwargs: Any,
     ) -> None:
+        """`connect_kwargs` go to every psycopg2.connect (libpq parameters), as in
+        psycopg2's own pools."""
         self._slots = threading.BoundedSemaphore(max_size)
         self._acquire_timeout = acquire_timeout
         self.max_size = max_size
@@ -59,8 +61,8 @@ class Psycopg2Pool:
             min_size,
             max_size,
             dsn,
-            connect_timeout=connect_timeout,
             connection_factory=PooledConnection,
+            **connect_kwargs,
         )
         # psycopg2's pool closes every returned connection once `minconn` sit idle, so above
         # PSYCOPG2_POOL_MIN_SIZE each request would open a fresh connection. min_size
