@@ -25,7 +25,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sync_db import PoolTimeoutError, Psycopg2Pool
 
 from .harness import running_app
-from .proofs import Burst, Heartbeat, InFlight, burst, to_thread_workers
+from .proofs import Burst, Heartbeat, InFlight, burst, timed, to_thread_workers
 from .table_lock import ItemsTableLock
 
 PREFIXES = ["/async/items", "/sync/items"]
@@ -314,19 +314,13 @@ async def small(
         yield Service(client, in_flight, url, created.json()["id"])
 
 
-async def timed_get(client: httpx.AsyncClient, url: str) -> tuple[httpx.Response, float]:
-    started = time.perf_counter()
-    response = await client.get(url)
-    return response, time.perf_counter() - started
-
-
 @pytest.mark.parametrize("prefix", PREFIXES)
 async def test_a_statement_past_its_timeout_answers_503_instead_of_hanging(
     small: Service, prefix: str
 ) -> None:
     url = f"{prefix}/{small.item_id}"
     async with ItemsTableLock(small.url) as lock:
-        response, seconds = await timed_get(small.client, url)
+        response, seconds = await timed(lambda: small.client.get(url))
         still_locked = lock.locked
     assert response.status_code == 503
     assert response.json() == {"detail": "database unavailable"}
@@ -344,7 +338,7 @@ async def test_acquire_timeout_answers_503_while_every_connection_is_busy(
     async with ItemsTableLock(small.url) as lock, asyncio.TaskGroup() as group:
         holder = group.create_task(small.client.get(url))
         await lock.until_waiting(1)
-        response, seconds = await timed_get(small.client, url)
+        response, seconds = await timed(lambda: small.client.get(url))
         lock.release()
     assert response.status_code == 503
     assert response.json() == {"detail": "database unavailable"}
