@@ -3,12 +3,21 @@
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cookiecutter.main import cookiecutter
+
+from .shell import run
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+
+# CI and this machine kind have PostgreSQL here (trust auth); override for other machines.
+SERVER_URL = os.environ.get(
+    "TEMPLATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def usable_pyenv_versions() -> str | None:
@@ -38,3 +47,15 @@ def tool_environment() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def default_bake(tool_environment: None) -> Iterator[Path]:
+    """The defaults baked and synced once per session (per xdist worker)."""
+    # Baked outside pytest's tmp_path: run as root, the embedded PostgreSQL runs its binaries
+    # (inside the project's .venv) as its own user, and every new pytest session (the
+    # generated suite is one) makes /tmp/pytest-of-root private again, mode 700.
+    with tempfile.TemporaryDirectory(prefix="template-bake-") as scratch:
+        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
+        run(["uv", "sync", "--quiet"], project)
+        yield project

@@ -1,49 +1,26 @@
 """The default bake's own test suite passes on a real PostgreSQL, both ways it can get one."""
 
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from cookiecutter.main import cookiecutter
-
-from .conftest import TEMPLATE_DIR
+from .conftest import SERVER_URL
 from .shell import run
 
-# CI and this machine kind have PostgreSQL here (trust auth); override for other machines.
-SERVER_URL = os.environ.get(
-    "TEMPLATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
-
-@pytest.fixture(scope="module")
-def default_project() -> Iterator[Path]:
-    # Baked outside pytest's tmp_path: run as root, the embedded PostgreSQL runs its binaries
-    # (inside the project's .venv) as its own user, and every new pytest session (the
-    # generated suite is one) makes /tmp/pytest-of-root private again, mode 700.
-    with tempfile.TemporaryDirectory(prefix="template-bake-") as scratch:
-        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
-        run(["uv", "sync", "--quiet"], project)
-        yield project
-
-
-def test_generated_suite_passes_against_test_database_url(default_project: Path) -> None:
+def test_generated_suite_passes_against_test_database_url(default_bake: Path) -> None:
     output = run(
         ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"],
-        default_project,
+        default_bake,
         TEST_DATABASE_URL=SERVER_URL,
     )
     assert " passed" in output
     assert "skipped" not in output
 
 
-def test_generated_suite_passes_on_the_embedded_default(default_project: Path) -> None:
+def test_generated_suite_passes_on_the_embedded_default(default_bake: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
     os.environ.clear()
     os.environ.update(environment)
-    output = run(
-        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], default_project
-    )
+    output = run(["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], default_bake)
     assert " passed" in output
     assert "skipped" not in output

@@ -1,12 +1,18 @@
-"""Helpers the tests share: running the app in-process, and database URLs."""
+"""Helpers the tests share: running the app in-process or on a real socket, database URLs."""
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter
+from starlette.types import ASGIApp
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -50,3 +56,34 @@ async def running_app(
         ) as client,
     ):
         yield client
+
+
+@contextmanager
+def serving(app: ASGIApp, *, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
+    """Serve `app` with uvicorn on 127.0.0.1 in a background thread; yield its base URL.
+
+    For proofs that need real sockets: a client that is not inside the server's loop, so it
+    can see the loop stall, and connections that can be closed mid-request.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan=lifespan, timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, name="uvicorn", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the server did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()

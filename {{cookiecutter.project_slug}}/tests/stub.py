@@ -6,18 +6,15 @@ own thread; the counters below are touched from that loop only.
 """
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.upstream import app as stub_app
 
+from .harness import serving
 from .proofs import InFlight
 
 
@@ -57,31 +54,6 @@ class Stub:
         self.traffic.requests = 0
         self.traffic.connections.clear()
         return self
-
-
-@contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` with uvicorn on 127.0.0.1 in a background thread; yield its base URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [listener]}, name="upstream-stub", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the upstream stub did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
 
 
 @contextmanager

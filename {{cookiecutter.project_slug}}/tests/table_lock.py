@@ -24,6 +24,23 @@ import psycopg2
 MAX_HOLD = 10.0
 POLL = 0.002
 
+# pg_stat_activity reads `wait_event` live but a backend's state, query and timestamps from
+# a snapshot it takes for each backend, so one row can pair a live Lock wait with what the
+# backend reported before the waiting statement began (the previous query, idle, no
+# transaction). Only rows whose reported state is this very statement, running inside its
+# transaction, are consistent; the others are skipped until the next poll.
+WAITING_STATEMENTS = """
+    SELECT pid, xact_start = query_start, query
+    FROM pg_stat_activity
+    WHERE datname = current_database()
+      AND pid <> pg_backend_pid()
+      AND wait_event_type = 'Lock'
+      AND state = 'active'
+      AND xact_start IS NOT NULL
+      AND query_start IS NOT NULL
+      AND query ILIKE '%items%'
+"""
+
 
 @dataclass(frozen=True)
 class Waiter:
@@ -66,14 +83,11 @@ class ItemsTableLock:
         try:
             with self._watcher.cursor() as cursor:
                 while not self._release.is_set() and time.monotonic() < release_at:
-                    cursor.execute(
-                        "SELECT pid, xact_start = query_start, query FROM pg_stat_activity"
-                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                        " AND pid <> pg_backend_pid()"
-                    )
+                    cursor.execute(WAITING_STATEMENTS)
                     rows = cursor.fetchall()
                     for pid, own_transaction, query in rows:
-                        self.waiters.setdefault(pid, Waiter(pid, bool(own_transaction), query))
+                        # The latest sighting wins: it describes the statement now waiting.
+                        self.waiters[pid] = Waiter(pid, own_transaction, query)
                     self.waiting = len(rows)
                     self.peak = max(self.peak, self.waiting)
                     if self._release_after and self.waiting >= self._release_after[0]:

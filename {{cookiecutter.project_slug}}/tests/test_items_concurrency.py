@@ -25,11 +25,11 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sync_db import PoolTimeoutError, Psycopg2Pool
 
 from .harness import running_app
-from .proofs import Burst, Heartbeat, InFlight, burst, timed, to_thread_workers
+from .proofs import Burst, Heartbeat, InFlight, burst, timed
 from .table_lock import ItemsTableLock
 
 PREFIXES = ["/async/items", "/sync/items"]
-HOLD = 0.3  # how long the lock stays once the expected statements wait on it
+HOLD = 0.4  # how long the lock stays once the expected statements wait on it
 POOL = 10  # both pools' default size
 BURST = 128  # more than the 40 thread tokens and the pools together
 
@@ -89,7 +89,7 @@ async def test_asyncpg_requests_wait_in_postgresql_together_on_the_loop_without_
     assert lock.peak == POOL
     assert fresh.in_flight.peak == BURST
     assert heartbeat.peak_tokens_in_use == 0
-    assert heartbeat.max_gap < HOLD / 2
+    assert heartbeat.kept_turning_through(HOLD), heartbeat
     assert result.statuses == [200] * BURST
 
 
@@ -105,7 +105,7 @@ async def test_psycopg2_requests_wait_in_threads_up_to_the_pool_size_and_the_res
     assert lock.peak == POOL
     assert heartbeat.peak_tokens_in_use == 40
     assert heartbeat.peak_tasks_waiting_for_token > 0
-    assert heartbeat.max_gap < HOLD / 2
+    assert heartbeat.kept_turning_through(HOLD), heartbeat
     assert result.statuses == [200] * BURST
 
 
@@ -132,10 +132,10 @@ async def test_the_bridge_waits_in_an_executor_thread_while_the_loop_keeps_servi
     async with ItemsTableLock(fresh.url) as lock:
         result, heartbeat = await burst_while_locked(fresh.client, lock, urls, waiting=n)
     assert lock.peak == n
-    assert heartbeat.max_gap < HOLD / 2
-    # asyncio.to_thread: the loop's executor, not AnyIO's thread tokens.
+    assert heartbeat.kept_turning_through(HOLD), heartbeat
+    # n statements waited at once, each in a thread of the loop's executor: not one of
+    # AnyIO's thread tokens was taken.
     assert heartbeat.peak_tokens_in_use == 0
-    assert to_thread_workers() >= n
     assert result.statuses == [200] * n
 
 
@@ -164,7 +164,7 @@ async def test_psycopg2_inside_async_def_stalls_the_loop_and_only_the_heartbeat_
     # heartbeat is the only guard: the loop stood still for the whole wait.
     assert response.status_code == 200
     assert lock.peak == 1
-    assert heartbeat.max_gap >= 0.9 * HOLD
+    assert not heartbeat.kept_turning_through(HOLD), heartbeat
 
 
 OPERATIONS = {
@@ -363,7 +363,9 @@ async def test_connections_go_back_to_the_pool_after_404s_and_cancelled_requests
     async with ItemsTableLock(small.url) as lock:
         request = asyncio.create_task(small.client.get(url))
         await lock.until_waiting(1)
-        request.cancel()  # the client went away while PostgreSQL worked
+        # Cancelled in flight, as the server cancels a request task (what a disconnect
+        # becomes for an `async def` route is the lesson of its own).
+        request.cancel()
         lock.release()
         await asyncio.gather(request, return_exceptions=True)
     assert (await small.client.get(url)).status_code == 200

@@ -1,31 +1,41 @@
 """The lesson's claims, each proven by counting and by the loop's heartbeat.
 
-Delays are 0.3 s or more, so a healthy loop's heartbeat gap (under 50 ms even with both cores
-busy) and a blocked one (the whole delay) are far apart.
+Delays are 0.4 s, so a healthy loop's heartbeat gap (tens of ms even with both cores busy)
+and a blocked one (the whole delay) are far apart: Heartbeat.kept_turning_through draws the
+line at 3/4 of the delay. Where a proof needs "before" and "after", it compares the order in
+which things happened, or a control measured in the same test, never a bare wall time.
 """
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 from blockbuster import BlockingError
 
+from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import running_app
-from .proofs import Heartbeat, InFlight, burst, to_thread_workers
+from .harness import running_app, serving
+from .proofs import Heartbeat, InFlight, burst
 
-DELAY = 0.3
+DELAY = 0.4
 STEPS = 10_000_000  # about 0.3 s of CPU on a 2-core CI machine
 
 
 @dataclass
 class Service:
     client: httpx.AsyncClient
+    in_flight: InFlight
+
+
+@dataclass
+class Served:
+    url: str
     in_flight: InFlight
 
 
@@ -61,7 +71,7 @@ async def test_awaiting_requests_overlap_on_the_loop_without_threads(fresh: Serv
     assert result.statuses == [200] * n
     assert fresh.in_flight.peak == n
     assert heartbeat.peak_tokens_in_use == 0
-    assert heartbeat.max_gap < DELAY / 2
+    assert heartbeat.kept_turning_through(DELAY), heartbeat
     # 50 waits of 0.3 s one after another would take 15 s.
     assert result.seconds < n * DELAY / 5
 
@@ -72,7 +82,7 @@ async def test_blocking_def_requests_overlap_in_worker_threads(fresh: Service) -
         result = await burst(fresh.client, [f"/lesson/sync-slow?delay={DELAY}"] * n)
     assert result.statuses == [200] * n
     assert heartbeat.peak_tokens_in_use == n
-    assert heartbeat.max_gap < DELAY / 2
+    assert heartbeat.kept_turning_through(DELAY), heartbeat
     assert len({r.json()["thread"] for r in result.responses}) == n
 
 
@@ -90,7 +100,7 @@ async def test_the_request_beyond_the_thread_tokens_waits_for_one(
     assert heartbeat.peak_tasks_waiting_for_token >= 1
     # The fifth request ran in a second wave.
     assert result.seconds >= 2 * DELAY * 0.9
-    assert heartbeat.max_gap < DELAY / 2
+    assert heartbeat.kept_turning_through(DELAY), heartbeat
 
 
 async def test_offloaded_blocking_calls_keep_the_loop_free_and_overlap(fresh: Service) -> None:
@@ -99,12 +109,14 @@ async def test_offloaded_blocking_calls_keep_the_loop_free_and_overlap(fresh: Se
         result = await burst(fresh.client, [f"/lesson/offload?delay={DELAY}"] * n)
     assert result.statuses == [200] * n
     assert fresh.in_flight.peak == n
-    assert heartbeat.max_gap < DELAY / 2
+    assert heartbeat.kept_turning_through(DELAY), heartbeat
     # asyncio.to_thread does not take AnyIO's thread tokens: it has its own executor...
     assert heartbeat.peak_tokens_in_use == 0
-    # ...which started a thread per waiting call, because the lifespan sized it to 40.
-    assert to_thread_workers() >= n
-    assert result.seconds < 2 * DELAY  # one wave; the default executor would need four
+    # ...in which every call waited in a thread of its own, all at once (a busy executor
+    # thread takes no second call), because the lifespan sized it to 40.
+    threads = {r.json()["thread"] for r in result.responses}
+    assert len(threads) == n
+    assert all(thread.startswith("to_thread") for thread in threads)
 
 
 @pytest.mark.asyncio(loop_scope="function")
@@ -116,8 +128,13 @@ async def test_offload_capacity_is_the_configured_executor_size(
     async with running_app(settings) as client, Heartbeat() as heartbeat:
         result = await burst(client, [f"/lesson/offload?delay={DELAY}"] * (workers + 1))
     assert result.statuses == [200] * (workers + 1)
-    assert result.seconds >= 2 * DELAY * 0.9  # the extra call waited for a thread
-    assert heartbeat.max_gap < DELAY / 2
+    # Exactly `workers` threads waited (more would mean a larger executor, fewer a smaller
+    # one), and the extra call waited for one of them to come free: a second wave.
+    threads = {r.json()["thread"] for r in result.responses}
+    assert len(threads) == workers
+    assert all(thread.startswith("to_thread") for thread in threads)
+    assert result.seconds >= 2 * DELAY * 0.9
+    assert heartbeat.kept_turning_through(DELAY), heartbeat
 
 
 def overlap(first: dict[str, Any], second: dict[str, Any]) -> tuple[bool, float]:
@@ -125,6 +142,10 @@ def overlap(first: dict[str, Any], second: dict[str, Any]) -> tuple[bool, float]
     overlapped = first["started"] < second["finished"] and second["started"] < first["finished"]
     span = max(first["finished"], second["finished"]) - min(first["started"], second["started"])
     return overlapped, span
+
+
+def shortest(*runs: dict[str, Any]) -> float:
+    return float(min(run["finished"] - run["started"] for run in runs))
 
 
 async def test_cpu_work_in_def_keeps_the_loop_answering_but_threads_share_the_gil(
@@ -143,20 +164,27 @@ async def test_cpu_work_in_def_keeps_the_loop_answering_but_threads_share_the_gi
     # any load; more load only lowers it.)
     assert first["cpu_seconds"] + second["cpu_seconds"] <= 1.1 * span
     assert health.status_code == 200
-    assert heartbeat.max_gap < span  # the loop kept getting turns
+    # The loop kept getting turns while both threads crunched (on the loop, each job would
+    # stop it for all of its run).
+    assert heartbeat.kept_turning_through(shortest(first, second)), heartbeat
 
 
-async def test_cpu_work_in_a_process_pool_runs_in_parallel(fresh: Service) -> None:
+async def test_cpu_work_in_a_process_pool_runs_in_other_processes_at_once(
+    fresh: Service,
+) -> None:
     async with Heartbeat() as heartbeat:
         result = await burst(fresh.client, [f"/lesson/cpu-offload?steps={STEPS}"] * 2)
     first, second = (r.json() for r in result.responses)
     overlapped, _ = overlap(first, second)
-    # Two processes, each with its own GIL, working at the same time: on two idle cores
-    # that is twice the throughput (benchmarks, not tests, measure how much; with both
-    # cores busy elsewhere there is nothing to gain).
+    # Two processes other than this one (the app runs in the test's process), each with
+    # its own GIL, crunching at the same time: nothing makes them take turns, so on two
+    # free cores they run in parallel. How much faster that is depends on what else the
+    # cores run, so a benchmark measures it (scripts/bench.py cpu), not this test.
+    assert os.getpid() not in {first["pid"], second["pid"]}
     assert first["pid"] != second["pid"]
     assert overlapped
-    assert heartbeat.max_gap < DELAY / 2  # the loop only awaited
+    # The loop only awaited: it never stood still for a job's run.
+    assert heartbeat.kept_turning_through(shortest(first, second)), heartbeat
 
 
 async def test_blockbuster_catches_time_sleep_inside_async_def(fresh: Service) -> None:
@@ -165,46 +193,83 @@ async def test_blockbuster_catches_time_sleep_inside_async_def(fresh: Service) -
 
 
 @pytest.mark.allow_blocking
-async def test_time_sleep_inside_async_def_serialises_requests_and_stalls_healthz(
+async def test_time_sleep_inside_async_def_serialises_requests_and_stalls_the_loop(
     fresh: Service,
 ) -> None:
-    n, delay = 3, 0.3
+    n = 3
     async with Heartbeat() as heartbeat:
-        result = await burst(fresh.client, [f"/lesson/blocking?delay={delay}"] * n)
+        result = await burst(fresh.client, [f"/lesson/blocking?delay={DELAY}"] * n)
     assert result.statuses == [200] * n
     assert fresh.in_flight.peak == 1  # each request ran alone: the loop could not switch
-    assert result.seconds >= 0.9 * n * delay
-    assert heartbeat.max_gap >= 0.9 * delay
+    assert result.seconds >= 0.9 * n * DELAY
+    assert not heartbeat.kept_turning_through(DELAY), heartbeat
 
 
-async def slowest_healthz_while(client: httpx.AsyncClient, url: str) -> float:
-    """Probe /healthz back to back while `url` is served; return the slowest answer.
+# Thread budgets belong to the event loop: tests that change them get a loop of their own.
+@pytest.mark.asyncio(loop_scope="function")
+async def test_healthz_answers_while_every_thread_token_is_taken(
+    database_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    tokens = 2
+    settings = make_settings(database_url=database_url, anyio_thread_tokens=tokens, cpu_workers=1)
+    async with running_app(settings) as client, asyncio.TaskGroup() as group:
+        busy = [
+            group.create_task(client.get(f"/lesson/sync-slow?delay={2 * DELAY}"))
+            for _ in range(tokens)
+        ]
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        while limiter.borrowed_tokens < tokens:  # noqa: ASYNC110 (AnyIO offers no event)
+            await asyncio.sleep(0.001)
+        sync_route = group.create_task(client.get("/lesson/sync"))
+        health = await client.get("/healthz")
+        # Answered while both tokens were still taken; a `def` route had to wait.
+        assert health.status_code == 200
+        assert not any(task.done() for task in busy)
+        assert not sync_route.done()
+    assert sync_route.result().status_code == 200
 
-    Each probe's clock starts before it yields its turn on the loop, so a probe is always
-    timing: a stall of the loop shows up in full in one probe's latency.
-    """
-    slowest = 0.0
-    async with asyncio.TaskGroup() as group:
-        request = group.create_task(client.get(url))
-        while not request.done():
-            started = time.perf_counter()
-            await asyncio.sleep(0)  # an in-process call may never yield otherwise
-            health = await client.get("/healthz")
-            assert health.status_code == 200
-            slowest = max(slowest, time.perf_counter() - started)
-    assert request.result().status_code == 200
-    return slowest
+
+@pytest.fixture(scope="module")
+def served(database_url: str, make_settings: Callable[..., Settings]) -> Iterator[Served]:
+    """The app on a real socket: its loop runs in another thread, so this test's client
+    keeps running (and timing) while that loop is blocked."""
+    in_flight = InFlight()
+    settings = make_settings(database_url=database_url, enable_antipatterns=True, cpu_workers=1)
+    with serving(in_flight.wrap(create_app(settings)), lifespan="on") as url:
+        yield Served(url, in_flight)
 
 
-async def test_healthz_stays_fast_while_a_slow_async_request_waits(fresh: Service) -> None:
-    assert await slowest_healthz_while(fresh.client, f"/lesson/slow?delay={DELAY}") < DELAY / 2
+async def answer_order(served: Served, url: str) -> list[str]:
+    """Send `url`, then /healthz once `url` is inside the app; return the paths in the
+    order their answers arrived."""
+    order: list[str] = []
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+
+        async def get(path: str) -> None:
+            response = await client.get(path)
+            assert response.status_code == 200
+            order.append(path.split("?", maxsplit=1)[0])
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(get(url))
+            while served.in_flight.now == 0:  # noqa: ASYNC110 (counted in another thread)
+                await asyncio.sleep(0.001)
+            group.create_task(get("/healthz"))
+    return order
 
 
 @pytest.mark.allow_blocking
-async def test_the_blocking_route_delays_an_unrelated_healthz(fresh: Service) -> None:
-    delay = 0.3
-    slowest = await slowest_healthz_while(fresh.client, f"/lesson/blocking?delay={delay}")
-    assert slowest >= 0.5 * delay
+async def test_the_blocking_route_delays_an_unrelated_healthz(served: Served) -> None:
+    # Control: sent while an awaiting request waits, /healthz answers first.
+    assert await answer_order(served, f"/lesson/slow?delay={2 * DELAY}") == [
+        "/healthz",
+        "/lesson/slow",
+    ]
+    # Sent while time.sleep holds the loop, /healthz is not even read until it returns.
+    assert await answer_order(served, f"/lesson/blocking?delay={2 * DELAY}") == [
+        "/lesson/blocking",
+        "/healthz",
+    ]
 
 
 async def test_the_anti_pattern_is_not_mounted_by_default(client: httpx.AsyncClient) -> None:

@@ -1,18 +1,29 @@
 """The static proof: ruff's ASYNC rules see the anti-pattern, and nothing else."""
 
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import {{ cookiecutter.package_name }}
 
 PACKAGE = Path({{ cookiecutter.package_name }}.__file__).parent
-RUFF = shutil.which("ruff") or "ruff"
 
 
 def ruff_async(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [RUFF, "check", "--no-cache", "--select", "ASYNC", "--output-format", "concise", str(path)],
+        # The interpreter's own ruff: found whether or not the venv's bin is on PATH.
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--select",
+            "ASYNC",
+            "--output-format",
+            "concise",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         check=False,

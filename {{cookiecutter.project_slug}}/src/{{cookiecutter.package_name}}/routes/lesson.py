@@ -31,7 +31,7 @@ def current_thread() -> str:
 class Waited(BaseModel):
     style: Literal["async def", "def"]
     waited: float
-    thread: str
+    thread: str  # the thread that did the waiting
 
 
 @router.get("/async")
@@ -63,13 +63,19 @@ def lesson_sync_slow(delay: Delay) -> Waited:
     return Waited(style="def", waited=delay, thread=current_thread())
 
 
+def blocking_wait(delay: float) -> str:
+    """Stands for any blocking library call; says which thread it blocked."""
+    time.sleep(delay)
+    return current_thread()
+
+
 @router.get("/offload")
 async def lesson_offload(delay: Delay) -> Waited:
     # The bridge: a blocking call that async code cannot avoid goes to a thread and is
     # awaited. asyncio.to_thread uses the loop's default executor (TO_THREAD_MAX_WORKERS
     # threads, set in the lifespan), not AnyIO's thread tokens.
-    await asyncio.to_thread(time.sleep, delay)
-    return Waited(style="async def", waited=delay, thread=current_thread())
+    thread = await asyncio.to_thread(blocking_wait, delay)
+    return Waited(style="async def", waited=delay, thread=thread)
 
 
 @router.get("/cpu")

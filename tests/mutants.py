@@ -1,0 +1,417 @@
+"""The mutant catalogue: for each row of the generated decision table, the smallest plausible
+wrong version of the code that row forbids, and the proofs that must fail on it.
+
+`tests/test_mutants.py` applies each mutant to a copy of the default bake and runs its proofs
+(they must fail), checks that every row of `docs/concurrency.md` names a mutant from here and
+that each mutant's proofs are linked from its row. Paths are those of the default bake.
+"""
+
+from dataclasses import dataclass
+
+PACKAGE = "src/my_service"
+
+
+@dataclass(frozen=True)
+class Edit:
+    file: str  # path inside the default bake
+    old: str  # must occur exactly once in the file
+    new: str
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    row: str  # the first cell of its decision-table row, verbatim
+    description: str  # what the row's "fails on" cell says, verbatim
+    edits: tuple[Edit, ...]
+    proofs: tuple[str, ...]  # node ids (parameters optional) that must fail on it
+
+
+def edit(module: str, old: str, new: str) -> Edit:
+    """An edit of the package's `module` (a path below src/my_service)."""
+    return Edit(f"{PACKAGE}/{module}", old, new)
+
+
+LESSON = "tests/test_lesson.py"
+ITEMS = "tests/test_items_concurrency.py"
+FANOUT = "tests/test_fanout.py"
+FILES = "tests/test_files.py"
+
+MUTANTS = (
+    Mutant(
+        id="async-route-as-def",
+        row="nothing that blocks (or only awaits)",
+        description="`/lesson/async` written as `def`",
+        edits=(edit("routes/lesson.py", "async def lesson_async(", "def lesson_async("),),
+        proofs=(f"{LESSON}::test_async_route_runs_on_the_loop_and_sync_route_in_a_worker_thread",),
+    ),
+    Mutant(
+        id="sleep-instead-of-await",
+        row="waits on something awaitable",
+        description="`time.sleep` in place of `await asyncio.sleep`",
+        edits=(edit("routes/lesson.py", "await asyncio.sleep(delay)", "time.sleep(delay)"),),
+        proofs=(f"{LESSON}::test_awaiting_requests_overlap_on_the_loop_without_threads",),
+    ),
+    Mutant(
+        id="blocking-route-as-async",
+        row="calls a blocking library, whole route",
+        description="`/lesson/sync-slow` written as `async def`",
+        edits=(edit("routes/lesson.py", "def lesson_sync_slow(", "async def lesson_sync_slow("),),
+        proofs=(f"{LESSON}::test_blocking_def_requests_overlap_in_worker_threads",),
+    ),
+    Mutant(
+        id="tokens-not-applied",
+        row="many blocking routes at once",
+        description="the limiter left at AnyIO's default",
+        edits=(
+            edit(
+                "lifespan.py",
+                "anyio.to_thread.current_default_thread_limiter().total_tokens = "
+                "settings.anyio_thread_tokens",
+                "pass",
+            ),
+        ),
+        proofs=(f"{LESSON}::test_the_request_beyond_the_thread_tokens_waits_for_one",),
+    ),
+    Mutant(
+        id="offload-calls-directly",
+        row="one blocking call inside async code",
+        description="the blocking call made directly, without `to_thread`",
+        edits=(
+            edit(
+                "routes/lesson.py",
+                "thread = await asyncio.to_thread(blocking_wait, delay)",
+                "thread = blocking_wait(delay)",
+            ),
+        ),
+        proofs=(f"{LESSON}::test_offloaded_blocking_calls_keep_the_loop_free_and_overlap",),
+    ),
+    Mutant(
+        id="default-executor-kept",
+        row="many such calls at once",
+        description="the executor left at Python's default",
+        edits=(
+            edit(
+                "lifespan.py",
+                "asyncio.get_running_loop().set_default_executor(executor)",
+                "executor.shutdown()",
+            ),
+        ),
+        proofs=(
+            f"{LESSON}::test_offload_capacity_is_the_configured_executor_size",
+            "tests/test_lifespan.py::test_thread_budgets_come_from_settings",
+        ),
+    ),
+    Mutant(
+        id="one-executor-thread",
+        row="many such calls at once",
+        description="an executor smaller than configured",
+        edits=(
+            edit(
+                "lifespan.py",
+                "max_workers=settings.to_thread_max_workers,",
+                "max_workers=max(1, settings.to_thread_max_workers - 1),",
+            ),
+        ),
+        proofs=(f"{LESSON}::test_offload_capacity_is_the_configured_executor_size",),
+    ),
+    Mutant(
+        id="cpu-route-as-async",
+        row="pure-Python CPU work, short",
+        description="`/lesson/cpu` written as `async def`",
+        edits=(edit("routes/lesson.py", "def lesson_cpu(", "async def lesson_cpu("),),
+        proofs=(
+            f"{LESSON}::test_cpu_work_in_def_keeps_the_loop_answering_but_threads_share_the_gil",
+        ),
+    ),
+    Mutant(
+        id="cpu-offload-to-threads",
+        row="CPU work that must scale",
+        description="the loop's thread executor instead of the process pool",
+        edits=(
+            edit(
+                "routes/lesson.py",
+                "run_in_executor(processes, crunch, steps)",
+                "run_in_executor(None, crunch, steps)",
+            ),
+        ),
+        proofs=(f"{LESSON}::test_cpu_work_in_a_process_pool_runs_in_other_processes_at_once",),
+    ),
+    Mutant(
+        id="cpu-offload-on-the-loop",
+        row="CPU work that must scale",
+        description="the work run on the loop",
+        edits=(
+            edit(
+                "routes/lesson.py",
+                "return await asyncio.get_running_loop().run_in_executor(processes, crunch, steps)",
+                "return crunch(steps)",
+            ),
+        ),
+        proofs=(f"{LESSON}::test_cpu_work_in_a_process_pool_runs_in_other_processes_at_once",),
+    ),
+    Mutant(
+        id="anti-pattern-fixed",
+        row="`time.sleep` (or any blocking call) in `async def`",
+        description="the anti-pattern route fixed with `await asyncio.sleep` (the proofs "
+        "must see the harm, not pass regardless)",
+        edits=(
+            edit("routes/antipatterns.py", "import time\n", "import asyncio\n"),
+            edit(
+                "routes/antipatterns.py",
+                "time.sleep(delay)  # noqa: ASYNC251",
+                "await asyncio.sleep(delay)",
+            ),
+        ),
+        proofs=(
+            f"{LESSON}::test_blockbuster_catches_time_sleep_inside_async_def",
+            f"{LESSON}::test_time_sleep_inside_async_def_serialises_requests_and_stalls_the_loop",
+            f"{LESSON}::test_the_blocking_route_delays_an_unrelated_healthz",
+        ),
+    ),
+    Mutant(
+        id="healthz-as-def",
+        row="liveness while threads are busy",
+        description="`/healthz` written as `def`",
+        edits=(edit("routes/health.py", "async def healthz(", "def healthz("),),
+        proofs=(f"{LESSON}::test_healthz_answers_while_every_thread_token_is_taken",),
+    ),
+    Mutant(
+        id="one-shared-asyncpg-connection",
+        row="queries with an async driver",
+        description="one connection shared by every request",
+        edits=(
+            edit("lifespan.py", "min_size=settings.asyncpg_pool_min_size,", "min_size=1,"),
+            edit("lifespan.py", "max_size=settings.asyncpg_pool_max_size,", "max_size=1,"),
+        ),
+        proofs=(
+            f"{ITEMS}::test_asyncpg_requests_wait_in_postgresql_together_on_the_loop_without_threads",
+        ),
+    ),
+    Mutant(
+        id="bridge-calls-directly",
+        row="a sync-only library from async code",
+        description="the psycopg2 call made directly, without `to_thread`",
+        edits=(
+            edit(
+                "routes/bridge.py",
+                "await asyncio.to_thread(sync_repository.get_item, pool, item_id)",
+                "sync_repository.get_item(pool, item_id)",
+            ),
+        ),
+        proofs=(
+            f"{ITEMS}::test_the_bridge_waits_in_an_executor_thread_while_the_loop_keeps_serving",
+        ),
+    ),
+    Mutant(
+        id="negative-control-bridged",
+        row="a database driver call in `async def`",
+        description="the test-only route fixed with `to_thread` (the proof must see the "
+        "stall, not pass regardless)",
+        edits=(
+            Edit(
+                ITEMS,
+                "return found(sync_repository.get_item(pool, item_id))",
+                "return found(await asyncio.to_thread(sync_repository.get_item, pool, item_id))",
+            ),
+        ),
+        proofs=(
+            f"{ITEMS}::test_psycopg2_inside_async_def_stalls_the_loop_and_only_the_heartbeat_sees_it",
+        ),
+    ),
+    Mutant(
+        id="autocommit-off",
+        row="one-statement reads and writes",
+        description="autocommit off (psycopg2's default)",
+        edits=(edit("items/sync_repository.py", "conn.autocommit = True", "pass"),),
+        proofs=(
+            f"{ITEMS}::test_each_item_statement_is_its_own_transaction_with_no_begin_round_trip",
+        ),
+    ),
+    Mutant(
+        id="price-as-float",
+        row="one resource on two drivers",
+        description="money serialised as a float",
+        edits=(edit("items/schemas.py", 'return f"{value:.2f}"', "return str(float(value))"),),
+        proofs=("tests/test_items.py::test_prices_come_back_as_strings_with_two_decimals",),
+    ),
+    Mutant(
+        id="file-route-as-async",
+        row="file I/O with `open()`",
+        description="the file routes written as `async def`",
+        edits=(
+            edit("routes/files.py", "def list_files(", "async def list_files("),
+            edit("routes/files.py", "def download_file(", "async def download_file("),
+        ),
+        proofs=("tests/test_files.py::test_large_file_transfers_in_def_routes_keep_the_loop_free",),
+    ),
+    Mutant(
+        id="resolved-path-check-dropped",
+        row="a file name from a client",
+        description="the resolved-path check dropped",
+        edits=(edit("file_store.py", "if path.resolve() != path:", "if False:"),),
+        proofs=("tests/test_files.py::test_symlinks_inside_files_dir_are_refused_not_followed",),
+    ),
+    Mutant(
+        id="readiness-always-ready",
+        row="readiness of two drivers",
+        description="readiness that answers 200 whatever its checks say",
+        edits=(
+            edit(
+                "routes/health.py",
+                'if all(result == "ok" for result in results.values()):',
+                "if True:",
+            ),
+        ),
+        proofs=(
+            "tests/test_health.py::"
+            "test_readiness_fails_while_database_is_down_and_recovers_without_restart",
+        ),
+    ),
+    Mutant(
+        id="sync-pool-raises-when-empty",
+        row="queries with a sync driver",
+        description="a pool that fails at once when empty",
+        edits=(
+            edit(
+                "sync_db.py",
+                "if not self._slots.acquire(timeout=self._acquire_timeout):",
+                "if not self._slots.acquire(blocking=False):",
+            ),
+        ),
+        proofs=(
+            f"{ITEMS}::"
+            "test_psycopg2_requests_wait_in_threads_up_to_the_pool_size_and_the_rest_queue",
+        ),
+    ),
+    Mutant(
+        id="no-command-timeout",
+        row="a busy pool or a hung statement",
+        description="asyncpg's `command_timeout` left out",
+        edits=(edit("lifespan.py", "command_timeout=settings.asyncpg_command_timeout,", ""),),
+        proofs=(
+            f"{ITEMS}::test_a_statement_past_its_timeout_answers_503_instead_of_hanging"
+            "[/async/items]",
+        ),
+    ),
+    Mutant(
+        id="released-only-on-success",
+        row="connections on error paths",
+        description="an asyncpg connection released only on success",
+        edits=(
+            edit(
+                "items/async_repository.py",
+                "        async with pool.acquire(timeout=acquire_timeout) as conn:\n"
+                "            borrowed = True\n"
+                "            yield conn\n",
+                "        conn = await pool.acquire(timeout=acquire_timeout)\n"
+                "        borrowed = True\n"
+                "        yield conn\n"
+                "        await pool.release(conn)\n",
+            ),
+        ),
+        proofs=(
+            f"{ITEMS}::test_connections_go_back_to_the_pool_after_404s_and_cancelled_requests"
+            "[/async/items]",
+        ),
+    ),
+    Mutant(
+        id="pool-closes-above-minimum",
+        row="psycopg2 pool sizing",
+        description="psycopg2's pool closing connections above its minimum",
+        edits=(edit("sync_db.py", "self._pool.minconn = max_size", "pass"),),
+        proofs=(f"{ITEMS}::test_the_psycopg2_pool_keeps_connections_opened_above_its_minimum",),
+    ),
+    Mutant(
+        id="no-503-handler",
+        row="the database is down",
+        description="the 503 handler left out (a 500)",
+        edits=(
+            edit(
+                "errors.py",
+                "app.add_exception_handler(ServiceError, service_error_handler)",
+                "pass",
+            ),
+        ),
+        proofs=(
+            "tests/test_items.py::"
+            "test_data_routes_answer_503_json_while_the_database_is_down_and_recover",
+        ),
+    ),
+    Mutant(
+        id="fanout-one-after-another",
+        row="many outbound HTTP calls at once",
+        description="the calls awaited one after another",
+        edits=(
+            edit(
+                "routes/fanout.py",
+                "tasks = [group.create_task(call_upstream(client, url)) for _ in range(n)]",
+                "tasks = []\n"
+                "            for _ in range(n):\n"
+                "                tasks.append(group.create_task(call_upstream(client, url)))\n"
+                "                await tasks[-1]",
+            ),
+        ),
+        proofs=(f"{FANOUT}::test_fanout_calls_overlap_at_the_stub_and_return_every_result",),
+    ),
+    Mutant(
+        id="client-per-request",
+        row="an HTTP client",
+        description="a client built per request",
+        edits=(
+            edit(
+                "dependencies.py",
+                "from .lifespan import Resources\n",
+                "from .http_client import build_http_client\nfrom .lifespan import Resources\n",
+            ),
+            edit(
+                "dependencies.py",
+                "return resources.http_client",
+                "return build_http_client(resources.settings)",
+            ),
+        ),
+        proofs=(f"{FANOUT}::test_one_shared_client_reuses_its_connections_across_requests",),
+    ),
+    Mutant(
+        id="limits-on-the-client",
+        row="bounding outbound connections",
+        description="limits given to the client instead of the transport",
+        edits=(
+            edit(
+                "http_client.py",
+                "transport=UpstreamTransport(limits=limits),",
+                "transport=UpstreamTransport(),\n        limits=limits,",
+            ),
+        ),
+        proofs=(f"{FANOUT}::test_the_call_beyond_the_pool_limit_waits_for_a_connection",),
+    ),
+    Mutant(
+        id="no-read-timeout",
+        row="an upstream that is slow, down or failing",
+        description="no read timeout",
+        edits=(edit("http_client.py", "read=settings.http_read_timeout,", "read=None,"),),
+        proofs=(f"{FANOUT}::test_an_upstream_slower_than_the_read_timeout_is_a_504",),
+    ),
+    Mutant(
+        id="upload-read-whole",
+        row="a large upload",
+        description="the upload read whole into memory",
+        edits=(
+            edit(
+                "routes/files.py",
+                "    with request_body(request) as chunks:\n"
+                "        stored, created = files.write(name, chunks)\n",
+                "    body = anyio.from_thread.run(request.body)\n"
+                "    stored, created = files.write(name, [body])\n",
+            ),
+        ),
+        proofs=(f"{FILES}::test_an_upload_streams_to_disk_without_buffering_the_body",),
+    ),
+    Mutant(
+        id="download-read-whole",
+        row="a large download",
+        description="the file read whole into memory",
+        edits=(edit("routes/files.py", "read_chunks(file),", "iter([file.read()]),"),),
+        proofs=(f"{FILES}::test_a_download_streams_in_chunks_without_loading_the_file",),
+    ),
+)
