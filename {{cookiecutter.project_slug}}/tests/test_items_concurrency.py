@@ -29,7 +29,7 @@ from .proofs import Burst, Heartbeat, InFlight, burst, timed
 from .table_lock import ItemsTableLock
 
 PREFIXES = ["/async/items", "/sync/items"]
-HOLD = 0.4  # how long the lock stays once the expected statements wait on it
+HOLD = 0.6  # how long the lock stays once the expected statements wait on it
 POOL = 10  # both pools' default size
 BURST = 128  # more than the 40 thread tokens and the pools together
 
