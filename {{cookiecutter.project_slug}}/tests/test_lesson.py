@@ -214,8 +214,7 @@ async def test_healthz_answers_while_every_thread_token_is_taken(
     settings = make_settings(database_url=database_url, anyio_thread_tokens=tokens, cpu_workers=1)
     async with running_app(settings) as client, asyncio.TaskGroup() as group:
         busy = [
-            group.create_task(client.get(f"/lesson/sync-slow?delay={DELAY}"))
-            for _ in range(tokens)
+            group.create_task(client.get(f"/lesson/sync-slow?delay={DELAY}")) for _ in range(tokens)
         ]
         limiter = anyio.to_thread.current_default_thread_limiter()
         while limiter.borrowed_tokens < tokens:  # noqa: ASYNC110 (AnyIO offers no event)
