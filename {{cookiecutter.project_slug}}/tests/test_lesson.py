@@ -1,9 +1,8 @@
 """The lesson's claims, each proven by counting and by the loop's heartbeat.
 
-Delays are 0.6 s, so a healthy loop's heartbeat gap (tens of ms even with both cores busy)
-and a blocked one (the whole delay) are far apart: Heartbeat.kept_turning_through draws the
-line at 0.9 of the delay. Where a proof needs "before" and "after", it compares the order in
-which things happened, or a control measured in the same test, never a bare wall time.
+A free loop is shown by what it did meanwhile: requests admitted and counted at once,
+answers that arrived in order. The heartbeat shows harm only (the loop stood still for the
+whole delay), a lower bound that no load can fake. Time is only ever a lower bound.
 """
 
 import asyncio
@@ -21,10 +20,10 @@ from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .harness import running_app, serving
-from .proofs import Heartbeat, InFlight, burst
+from .proofs import Burst, Heartbeat, InFlight, burst
 
-DELAY = 0.6
-STEPS = 20_000_000  # about 0.6 s of CPU on a 2-core CI machine
+DELAY = 0.4
+STEPS = 10_000_000  # about 0.3 s of CPU on a 2-core CI machine
 
 
 @dataclass
@@ -71,7 +70,6 @@ async def test_awaiting_requests_overlap_on_the_loop_without_threads(fresh: Serv
     assert result.statuses == [200] * n
     assert fresh.in_flight.peak == n
     assert heartbeat.peak_tokens_in_use == 0
-    assert heartbeat.kept_turning_through(DELAY), heartbeat
     # 50 waits of 0.3 s one after another would take 15 s.
     assert result.seconds < n * DELAY / 5
 
@@ -82,7 +80,6 @@ async def test_blocking_def_requests_overlap_in_worker_threads(fresh: Service) -
         result = await burst(fresh.client, [f"/lesson/sync-slow?delay={DELAY}"] * n)
     assert result.statuses == [200] * n
     assert heartbeat.peak_tokens_in_use == n
-    assert heartbeat.kept_turning_through(DELAY), heartbeat
     assert len({r.json()["thread"] for r in result.responses}) == n
 
 
@@ -100,7 +97,6 @@ async def test_the_request_beyond_the_thread_tokens_waits_for_one(
     assert heartbeat.peak_tasks_waiting_for_token >= 1
     # The fifth request ran in a second wave.
     assert result.seconds >= 2 * DELAY * 0.9
-    assert heartbeat.kept_turning_through(DELAY), heartbeat
 
 
 async def test_offloaded_blocking_calls_keep_the_loop_free_and_overlap(fresh: Service) -> None:
@@ -109,7 +105,6 @@ async def test_offloaded_blocking_calls_keep_the_loop_free_and_overlap(fresh: Se
         result = await burst(fresh.client, [f"/lesson/offload?delay={DELAY}"] * n)
     assert result.statuses == [200] * n
     assert fresh.in_flight.peak == n
-    assert heartbeat.kept_turning_through(DELAY), heartbeat
     # asyncio.to_thread does not take AnyIO's thread tokens: it has its own executor...
     assert heartbeat.peak_tokens_in_use == 0
     # ...in which every call waited in a thread of its own, all at once (a busy executor
@@ -125,7 +120,7 @@ async def test_offload_capacity_is_the_configured_executor_size(
 ) -> None:
     workers = 3
     settings = make_settings(database_url=database_url, to_thread_max_workers=workers)
-    async with running_app(settings) as client, Heartbeat() as heartbeat:
+    async with running_app(settings) as client:
         result = await burst(client, [f"/lesson/offload?delay={DELAY}"] * (workers + 1))
     assert result.statuses == [200] * (workers + 1)
     # Exactly `workers` threads waited (more would mean a larger executor, fewer a smaller
@@ -134,7 +129,6 @@ async def test_offload_capacity_is_the_configured_executor_size(
     assert len(threads) == workers
     assert all(thread.startswith("to_thread") for thread in threads)
     assert result.seconds >= 2 * DELAY * 0.9
-    assert heartbeat.kept_turning_through(DELAY), heartbeat
 
 
 def overlap(first: dict[str, Any], second: dict[str, Any]) -> tuple[bool, float]:
@@ -144,16 +138,25 @@ def overlap(first: dict[str, Any], second: dict[str, Any]) -> tuple[bool, float]
     return overlapped, span
 
 
-def shortest(*runs: dict[str, Any]) -> float:
-    return float(min(run["finished"] - run["started"] for run in runs))
+async def healthz_during(service: Service, urls: list[str]) -> tuple[Burst, bool]:
+    """Send `urls` at once and, once all of them are inside the app, GET /healthz. Returns
+    their results, and whether /healthz answered while they were all still being served:
+    the loop was free to serve it (it competes for the same cores as they do, so a busy
+    machine slows both alike)."""
+    async with asyncio.TaskGroup() as group:
+        requests = group.create_task(burst(service.client, urls))
+        async with asyncio.timeout(10):
+            while service.in_flight.now < len(urls):  # noqa: ASYNC110 (counted, no event)
+                await asyncio.sleep(0.001)
+        health = await service.client.get("/healthz")
+        answered_meanwhile = health.status_code == 200 and not requests.done()
+    return requests.result(), answered_meanwhile
 
 
 async def test_cpu_work_in_def_keeps_the_loop_answering_but_threads_share_the_gil(
     fresh: Service,
 ) -> None:
-    async with Heartbeat() as heartbeat:
-        result = await burst(fresh.client, [f"/lesson/cpu?steps={STEPS}"] * 2)
-        health = await fresh.client.get("/healthz")
+    result, answered_meanwhile = await healthz_during(fresh, [f"/lesson/cpu?steps={STEPS}"] * 2)
     first, second = (r.json() for r in result.responses)
     overlapped, span = overlap(first, second)
     assert first["pid"] == second["pid"]
@@ -163,17 +166,16 @@ async def test_cpu_work_in_def_keeps_the_loop_answering_but_threads_share_the_gi
     # one core: their CPU seconds add up to no more than the time they took. (True under
     # any load; more load only lowers it.)
     assert first["cpu_seconds"] + second["cpu_seconds"] <= 1.1 * span
-    assert health.status_code == 200
-    # The loop kept getting turns while both threads crunched (on the loop, each job would
-    # stop it for all of its run).
-    assert heartbeat.kept_turning_through(shortest(first, second)), heartbeat
+    # Yet the loop got its turns: /healthz answered while both threads crunched.
+    assert answered_meanwhile
 
 
 async def test_cpu_work_in_a_process_pool_runs_in_other_processes_at_once(
     fresh: Service,
 ) -> None:
-    async with Heartbeat() as heartbeat:
-        result = await burst(fresh.client, [f"/lesson/cpu-offload?steps={STEPS}"] * 2)
+    result, answered_meanwhile = await healthz_during(
+        fresh, [f"/lesson/cpu-offload?steps={STEPS}"] * 2
+    )
     first, second = (r.json() for r in result.responses)
     overlapped, _ = overlap(first, second)
     # Two processes other than this one (the app runs in the test's process), each with
@@ -183,8 +185,7 @@ async def test_cpu_work_in_a_process_pool_runs_in_other_processes_at_once(
     assert os.getpid() not in {first["pid"], second["pid"]}
     assert first["pid"] != second["pid"]
     assert overlapped
-    # The loop only awaited: it never stood still for a job's run.
-    assert heartbeat.kept_turning_through(shortest(first, second)), heartbeat
+    assert answered_meanwhile  # the loop only awaited
 
 
 async def test_blockbuster_catches_time_sleep_inside_async_def(fresh: Service) -> None:
@@ -202,7 +203,7 @@ async def test_time_sleep_inside_async_def_serialises_requests_and_stalls_the_lo
     assert result.statuses == [200] * n
     assert fresh.in_flight.peak == 1  # each request ran alone: the loop could not switch
     assert result.seconds >= 0.9 * n * DELAY
-    assert not heartbeat.kept_turning_through(DELAY), heartbeat
+    assert heartbeat.stood_still_for(DELAY), heartbeat
 
 
 # Thread budgets belong to the event loop: tests that change them get a loop of their own.
