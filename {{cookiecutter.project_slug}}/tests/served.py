@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -84,7 +84,7 @@ class Served:
         finally:
             await self.run(heartbeat.__aexit__(None, None, None))
 
-    async def until(self, condition: Any, patience: float) -> float:
+    async def until(self, condition: Callable[[], bool], patience: float) -> float:
         """Poll `condition()` (it reads counters another thread writes) until true; return
         how long that took. A bound on patience, never a measurement."""
         started = time.perf_counter()
