@@ -4,6 +4,11 @@ thread tokens and requests and by the loop's heartbeat.
 
 What happens after the response, or when a client leaves, is proven against the app served
 for real by uvicorn (tests/served.py): an in-process transport cannot show either.
+
+That a correct version leaves the loop free is shown by overlap, counts and order (n requests
+in far less than n times one; a request answered while another's work still runs), not by a
+tight bound on the heartbeat: on two saturated cores a healthy loop's longest gap reached
+0.4 s in stress runs. The heartbeat bounds only the harm of the wrong versions, from below.
 """
 
 import asyncio
@@ -80,7 +85,7 @@ async def test_async_dependencies_are_served_while_every_thread_token_is_held(
     settings = make_settings(database_url=database_url, anyio_thread_tokens=1, **SMALL_POOLS)
     async with running_app(settings) as client:
         limiter = anyio.to_thread.current_default_thread_limiter()
-        holder = asyncio.create_task(client.get("/lesson/sync-slow?delay=1"))
+        holder = asyncio.create_task(client.get("/lesson/sync-slow?delay=1.5"))
         async with asyncio.timeout(10):
             while limiter.borrowed_tokens < 1:  # noqa: ASYNC110 (sampling, like the heartbeat)
                 await asyncio.sleep(0.005)
@@ -107,10 +112,10 @@ async def test_an_async_dependency_waits_on_the_loop_without_threads(fresh: Serv
     assert result.statuses == [200] * n
     assert fresh.in_flight.peak == n
     assert heartbeat.peak_tokens_in_use == 0
-    assert heartbeat.max_gap < DELAY / 2
     assert {r.json()["opened_in"].split()[0] for r in result.responses} == {"MainThread"}
-    # Setup and teardown each waited (the in-process call ends after the teardown).
-    assert result.seconds >= 2 * DELAY * 0.9
+    # Setup and teardown each waited (the in-process call ends after the teardown), all at
+    # once: one after another they would take n * 2 * DELAY.
+    assert 2 * DELAY * 0.9 <= result.seconds < n * DELAY
 
 
 async def test_a_def_dependency_holds_a_thread_token_under_an_async_route(fresh: Service) -> None:
@@ -119,13 +124,12 @@ async def test_a_def_dependency_holds_a_thread_token_under_an_async_route(fresh:
         result = await burst(fresh.client, [f"/lesson/depends/sync?delay={DELAY}"] * n)
     assert result.statuses == [200] * n
     assert heartbeat.peak_tokens_in_use == n
-    assert heartbeat.max_gap < DELAY / 2
     bodies = [r.json() for r in result.responses]
     assert len({body["opened_in"] for body in bodies}) == n
     assert not any(body["opened_in"].startswith("MainThread") for body in bodies)
     assert all(body["route_ran_in"].startswith("MainThread") for body in bodies)
-    # The blocking teardown ran too, after the response, also off the loop.
-    assert result.seconds >= 2 * DELAY * 0.9
+    # The blocking teardown ran too, after the response, also off the loop: all at once.
+    assert 2 * DELAY * 0.9 <= result.seconds < n * DELAY
 
 
 async def test_blockbuster_catches_a_blocking_async_dependency(fresh: Service) -> None:
@@ -167,7 +171,7 @@ async def test_a_sync_stream_is_advanced_in_worker_threads_a_token_per_chunk(
     assert not any(thread.startswith("MainThread") for thread in produced_in)
     # One token per stream while it produces a chunk, never more: n streams, n tokens.
     assert heartbeat.peak_tokens_in_use == n
-    assert heartbeat.max_gap < DELAY / 2
+    assert result.seconds < n * chunks * DELAY / 2  # the streams overlapped
 
 
 async def test_an_async_stream_runs_on_the_loop_without_threads(fresh: Service) -> None:
@@ -181,7 +185,7 @@ async def test_an_async_stream_runs_on_the_loop_without_threads(fresh: Service) 
     assert produced_in == {"MainThread"}
     assert fresh.in_flight.peak == n
     assert heartbeat.peak_tokens_in_use == 0
-    assert heartbeat.max_gap < DELAY / 2
+    assert result.seconds < n * chunks * DELAY / 2  # the streams overlapped on the loop
 
 
 async def test_blockbuster_catches_a_blocking_async_stream(fresh: Service) -> None:
@@ -204,37 +208,50 @@ async def test_a_blocking_async_stream_stalls_the_loop_at_every_chunk(fresh: Ser
 # Background tasks: after the response, so against the real server
 
 
+@dataclass
+class AfterTheResponse:
+    task_ran_for: float  # from the answer to the end of the request (its task)
+    healthz_answered_meanwhile: bool
+    peak_tokens_in_use: int
+
+
 async def after_the_response(
     served: Served, server: httpx.AsyncClient, path: str, delay: float
-) -> float:
-    """GET `path`; check that its request is still inside the app when the answer is in
-    (its background task runs); return how long after the answer the request ended."""
-    response = await server.get(path, params={"delay": delay})
-    assert response.status_code == 200
-    assert served.inside.now[path] == 1
-    return await served.until(lambda: served.inside.now[path] == 0, patience=10)
+) -> AfterTheResponse:
+    """GET `path`, whose background task runs for `delay`; then /healthz while it runs."""
+    async with served.heartbeat() as heartbeat:
+        response = await server.get(path, params={"delay": delay})
+        answered_at = time.perf_counter()
+        assert response.status_code == 200
+        assert served.inside.now[path] == 1  # the client has its answer; the task runs
+        assert (await server.get("/healthz")).status_code == 200
+        healthz_answered_meanwhile = served.inside.now[path] == 1
+        await served.until(lambda: served.inside.now[path] == 0, patience=10)
+    return AfterTheResponse(
+        time.perf_counter() - answered_at,
+        healthz_answered_meanwhile,
+        heartbeat.peak_tokens_in_use,
+    )
 
 
 async def test_a_def_background_task_runs_in_a_worker_thread_after_the_response(
     served: Served, server: httpx.AsyncClient
 ) -> None:
-    delay = 0.5
-    async with served.heartbeat() as heartbeat:
-        ran_after = await after_the_response(served, server, "/lesson/background/sync", delay)
-    assert ran_after >= 0.5 * delay  # the task really waited, after the client had its answer
-    assert heartbeat.peak_tokens_in_use == 1  # in a worker thread
-    assert heartbeat.max_gap < delay / 2
+    delay = 0.8
+    after = await after_the_response(served, server, "/lesson/background/sync", delay)
+    assert after.task_ran_for >= 0.5 * delay
+    assert after.peak_tokens_in_use == 1  # in a worker thread
+    assert after.healthz_answered_meanwhile  # the loop stayed free
 
 
 async def test_an_async_background_task_runs_on_the_loop_after_the_response(
     served: Served, server: httpx.AsyncClient
 ) -> None:
-    delay = 0.5
-    async with served.heartbeat() as heartbeat:
-        ran_after = await after_the_response(served, server, "/lesson/background/async", delay)
-    assert ran_after >= 0.5 * delay
-    assert heartbeat.peak_tokens_in_use == 0
-    assert heartbeat.max_gap < delay / 2
+    delay = 0.8
+    after = await after_the_response(served, server, "/lesson/background/async", delay)
+    assert after.task_ran_for >= 0.5 * delay
+    assert after.peak_tokens_in_use == 0  # on the loop
+    assert after.healthz_answered_meanwhile  # which it only awaited
 
 
 async def test_blockbuster_catches_a_blocking_async_background_task(fresh: Service) -> None:
@@ -263,16 +280,15 @@ async def test_a_blocking_async_background_task_stalls_the_worker_after_the_clie
     delay = 0.5
     lagging_before = lag_observations_over((await server.get("/metrics/")).text, "0.25")
     async with served.heartbeat() as heartbeat:
-        answer, answered_in = await timed(
-            lambda: server.get(f"/lesson/background/blocking?delay={delay}")
-        )
+        answer = await server.get(f"/lesson/background/blocking?delay={delay}")
         assert served.inside.now["/lesson/background/blocking"] == 1  # the task runs now
         health, health_took = await timed(lambda: server.get("/healthz"))
     assert answer.status_code == 200
     assert health.status_code == 200
-    assert heartbeat.max_gap >= 0.9 * delay  # the server's loop stood still...
-    assert answered_in < heartbeat.max_gap  # ...after the client already had its answer,
-    assert health_took >= 0.5 * delay  # and the next request waited for it
+    # The client had its answer (the task was running when it came), then the server's
+    # loop stood still and the next request waited for it.
+    assert heartbeat.max_gap >= 0.9 * delay
+    assert health_took >= 0.5 * delay
     await served.until(lambda: served.inside.now["/lesson/background/blocking"] == 0, 10)
     # The lag monitor saw it too (it probes every 50 ms, so give it a few probes).
     await asyncio.sleep(0.2)
@@ -293,7 +309,7 @@ async def open_and_send(port: int, path: str) -> asyncio.StreamWriter:
 async def test_a_client_that_leaves_cancels_streams_and_watching_routes_only(
     served: Served,
 ) -> None:
-    long = 1.5
+    long = 2.0
     runs_to_the_end = {
         "/lesson/slow": f"delay={long}",  # async def
         "/lesson/sync-slow": f"delay={long}",  # def: a worker thread
@@ -331,7 +347,7 @@ async def test_a_client_that_leaves_cancels_streams_and_watching_routes_only(
 async def test_start_up_opens_its_blocking_resources_off_the_loop(
     database_url: str, make_settings: Callable[..., Settings]
 ) -> None:
-    settings = make_settings(database_url=database_url)
+    settings = make_settings(database_url=database_url, **SMALL_POOLS)
     async with AsyncExitStack() as stack:
         async with Heartbeat() as heartbeat:
             started = time.perf_counter()
@@ -339,9 +355,9 @@ async def test_start_up_opens_its_blocking_resources_off_the_loop(
             start_up = time.perf_counter() - started
         assert (await client.get("/healthz")).status_code == 200
     # Start-up did blocking work (connecting psycopg2, loading the CA bundle, starting
-    # processes) for much longer than the loop was ever held.
-    assert heartbeat.max_gap < DELAY / 2
-    assert start_up > 2 * heartbeat.max_gap
+    # processes) for much longer than the loop was ever held (blockbuster, active here,
+    # would have failed it at the first blocking call on the loop).
+    assert heartbeat.max_gap < start_up / 2
 
 
 @pytest.mark.parametrize(
