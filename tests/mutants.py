@@ -36,6 +36,7 @@ LESSON = "tests/test_lesson.py"
 ITEMS = "tests/test_items_concurrency.py"
 FANOUT = "tests/test_fanout.py"
 FILES = "tests/test_files.py"
+BEYOND = "tests/test_lesson_beyond_routes.py"
 
 MUTANTS = (
     Mutant(
@@ -413,5 +414,174 @@ MUTANTS = (
         description="the file read whole into memory",
         edits=(edit("routes/files.py", "read_chunks(file),", "iter([file.read()]),"),),
         proofs=(f"{FILES}::test_a_download_streams_in_chunks_without_loading_the_file",),
+    ),
+    Mutant(
+        id="resources-dependency-as-def",
+        row="a dependency that only reads state or awaits",
+        description="`get_resources` written as `def`",
+        edits=(
+            edit(
+                "dependencies.py",
+                "async def get_resources(request: Request) -> Resources:",
+                "def get_resources(request: Request) -> Resources:",
+            ),
+        ),
+        proofs=(f"{BEYOND}::test_async_dependencies_are_served_while_every_thread_token_is_held",),
+    ),
+    Mutant(
+        id="async-dependency-sleeps",
+        row="a dependency that only reads state or awaits",
+        description="`time.sleep` in the `async def` dependency",
+        edits=(
+            edit(
+                "routes/lesson_dependencies.py",
+                "    await asyncio.sleep(delay)\n    yield Opened(",
+                "    time.sleep(delay)\n    yield Opened(",
+            ),
+        ),
+        proofs=(f"{BEYOND}::test_an_async_dependency_waits_on_the_loop_without_threads",),
+    ),
+    Mutant(
+        id="blocking-dependency-as-async",
+        row="a dependency that calls a blocking library (a `yield` one opens and closes)",
+        description="the blocking dependency written as `async def`",
+        edits=(
+            edit(
+                "routes/lesson_dependencies.py",
+                "def open_blocking_connection(delay: Delay) -> Iterator[Opened]:",
+                "async def open_blocking_connection(delay: Delay) -> Iterator[Opened]:",
+            ),
+        ),
+        proofs=(f"{BEYOND}::test_a_def_dependency_holds_a_thread_token_under_an_async_route",),
+    ),
+    Mutant(
+        id="wrong-dependency-fixed",
+        row="a blocking call in an `async def` dependency, setup or teardown",
+        description="the wrong dependency made `def` (the proofs must see the harm)",
+        edits=(
+            edit(
+                "routes/antipatterns.py",
+                "async def open_blocking_connection_on_the_loop(",
+                "def open_blocking_connection_on_the_loop(",
+            ),
+        ),
+        proofs=(
+            f"{BEYOND}::test_blockbuster_catches_a_blocking_async_dependency",
+            f"{BEYOND}::test_a_blocking_async_dependency_stalls_the_loop_at_setup_and_teardown",
+        ),
+    ),
+    Mutant(
+        id="blocking-task-as-async",
+        row="blocking work after the response (a sync mail or SDK client)",
+        description="the blocking task written as `async def`",
+        edits=(
+            edit(
+                "routes/lesson_background.py",
+                "def send_receipt_blocking(delay: float) -> None:",
+                "async def send_receipt_blocking(delay: float) -> None:",
+            ),
+        ),
+        proofs=(
+            f"{BEYOND}::test_a_def_background_task_runs_in_a_worker_thread_after_the_response",
+        ),
+    ),
+    Mutant(
+        id="async-task-sleeps",
+        row="awaiting work after the response",
+        description="`time.sleep` in the `async def` task",
+        edits=(
+            edit(
+                "routes/lesson_background.py",
+                "    await asyncio.sleep(delay)",
+                "    time.sleep(delay)",
+            ),
+        ),
+        proofs=(f"{BEYOND}::test_an_async_background_task_runs_on_the_loop_after_the_response",),
+    ),
+    Mutant(
+        id="wrong-task-fixed",
+        row="a blocking call in an `async def` background task",
+        description="the wrong task made `def` (the proofs must see the harm)",
+        edits=(
+            edit(
+                "routes/antipatterns.py",
+                "async def send_receipt_on_the_loop(",
+                "def send_receipt_on_the_loop(",
+            ),
+        ),
+        proofs=(
+            f"{BEYOND}::test_blockbuster_catches_a_blocking_async_background_task",
+            f"{BEYOND}::"
+            "test_a_blocking_async_background_task_stalls_the_worker_after_the_client_has_its_answer",
+        ),
+    ),
+    Mutant(
+        id="sync-stream-as-async",
+        row="streaming from a blocking source (a file, a sync cursor)",
+        description="the blocking iterator written as an async generator",
+        edits=(
+            edit(
+                "routes/lesson_streaming.py",
+                "def blocking_chunks(chunks: int, delay: float) -> Iterator[str]:",
+                "async def blocking_chunks(chunks: int, delay: float) -> Iterator[str]:",
+            ),
+        ),
+        proofs=(f"{BEYOND}::test_a_sync_stream_is_advanced_in_worker_threads_a_token_per_chunk",),
+    ),
+    Mutant(
+        id="async-stream-sleeps",
+        row="streaming from an awaitable source",
+        description="`time.sleep` in the async generator",
+        edits=(
+            edit(
+                "routes/lesson_streaming.py",
+                "        await asyncio.sleep(delay)",
+                "        time.sleep(delay)",
+            ),
+        ),
+        proofs=(f"{BEYOND}::test_an_async_stream_runs_on_the_loop_without_threads",),
+    ),
+    Mutant(
+        id="wrong-stream-fixed",
+        row="a blocking call in an async generator",
+        description="the wrong generator made a sync iterator (the proofs must see the harm)",
+        edits=(
+            edit(
+                "routes/antipatterns.py",
+                "async def blocking_chunks_on_the_loop(",
+                "def blocking_chunks_on_the_loop(",
+            ),
+        ),
+        proofs=(
+            f"{BEYOND}::test_blockbuster_catches_a_blocking_async_stream",
+            f"{BEYOND}::test_a_blocking_async_stream_stalls_the_loop_at_every_chunk",
+        ),
+    ),
+    Mutant(
+        id="disconnect-not-watched",
+        row="work a client may abandon",
+        description="the disconnect watcher left out",
+        edits=(
+            edit(
+                "routes/lesson_disconnect.py",
+                "        group.start_soon("
+                "cancel_when_the_client_leaves, request, group.cancel_scope)\n",
+                "",
+            ),
+        ),
+        proofs=(f"{BEYOND}::test_a_client_that_leaves_cancels_streams_and_watching_routes_only",),
+    ),
+    Mutant(
+        id="start-up-blocks-the-loop",
+        row="a blocking step at start-up (connects, the CA bundle, starting processes)",
+        description="the process pool started on the loop",
+        edits=(
+            edit(
+                "lifespan.py",
+                "process_pool = await asyncio.to_thread(start_process_pool, settings.cpu_workers)",
+                "process_pool = start_process_pool(settings.cpu_workers)",
+            ),
+        ),
+        proofs=(f"{BEYOND}::test_start_up_opens_its_blocking_resources_off_the_loop",),
     ),
 )

@@ -77,7 +77,7 @@ def serving(app: ASGIApp, *, lifespan: Literal["on", "off"] = "off") -> Iterator
     )
     thread.start()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # start-up spawns processes: slow on a busy machine
         while not server.started:
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError("the server did not start")

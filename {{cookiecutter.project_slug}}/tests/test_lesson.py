@@ -16,11 +16,11 @@ import httpx
 import pytest
 from blockbuster import BlockingError
 
-from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import running_app, serving
+from .harness import running_app
 from .proofs import Burst, Heartbeat, InFlight, burst
+from .served import Served, serving_app
 
 DELAY = 0.4
 STEPS = 10_000_000  # about 0.3 s of CPU on a 2-core CI machine
@@ -29,12 +29,6 @@ STEPS = 10_000_000  # about 0.3 s of CPU on a 2-core CI machine
 @dataclass
 class Service:
     client: httpx.AsyncClient
-    in_flight: InFlight
-
-
-@dataclass
-class Served:
-    url: str
     in_flight: InFlight
 
 
@@ -232,28 +226,27 @@ async def test_healthz_answers_while_every_thread_token_is_taken(
 @pytest.fixture(scope="module")
 def served(database_url: str, make_settings: Callable[..., Settings]) -> Iterator[Served]:
     """The app on a real socket: its loop runs in another thread, so this test's client
-    keeps running (and timing) while that loop is blocked."""
-    in_flight = InFlight()
+    keeps running while that loop is blocked."""
     settings = make_settings(database_url=database_url, enable_antipatterns=True, cpu_workers=1)
-    with serving(in_flight.wrap(create_app(settings)), lifespan="on") as url:
-        yield Served(url, in_flight)
+    with serving_app(settings) as served:
+        yield served
 
 
 async def answer_order(served: Served, url: str) -> list[str]:
     """Send `url`, then /healthz once `url` is inside the app; return the paths in the
     order their answers arrived."""
     order: list[str] = []
+    path = url.split("?", maxsplit=1)[0]
     async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
 
-        async def get(path: str) -> None:
-            response = await client.get(path)
+        async def get(target: str) -> None:
+            response = await client.get(target)
             assert response.status_code == 200
-            order.append(path.split("?", maxsplit=1)[0])
+            order.append(target.split("?", maxsplit=1)[0])
 
         async with asyncio.TaskGroup() as group:
             group.create_task(get(url))
-            while served.in_flight.now == 0:  # noqa: ASYNC110 (counted in another thread)
-                await asyncio.sleep(0.001)
+            await served.until(lambda: served.inside.now[path] > 0, patience=10)
             group.create_task(get("/healthz"))
     return order
 

@@ -8,7 +8,20 @@ from prometheus_client import make_asgi_app
 from .errors import register_error_handlers
 from .lifespan import build_lifespan
 from .metrics import Metrics, RequestMetricsMiddleware
-from .routes import antipatterns, async_items, bridge, fanout, files, health, lesson, sync_items
+from .routes import (
+    antipatterns,
+    async_items,
+    bridge,
+    fanout,
+    files,
+    health,
+    lesson,
+    lesson_background,
+    lesson_dependencies,
+    lesson_disconnect,
+    lesson_streaming,
+    sync_items,
+)
 from .settings import Settings
 
 # Read once at import: it searches the filesystem, which has no place on the event loop.
@@ -26,6 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(lesson.router)
+    app.include_router(lesson_dependencies.router)
+    app.include_router(lesson_background.router)
+    app.include_router(lesson_streaming.router)
+    app.include_router(lesson_disconnect.router)
     app.include_router(async_items.router)
     app.include_router(sync_items.router)
     app.include_router(bridge.router)
@@ -33,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(files.router)
     register_error_handlers(app)
     if settings.enable_antipatterns:
-        # Not mounted at all otherwise: the route is a 404, not a disabled switch.
+        # Not mounted at all otherwise: the routes are 404s, not a disabled switch.
         app.include_router(antipatterns.router)
     app.mount("/metrics", make_asgi_app(metrics.registry))
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)

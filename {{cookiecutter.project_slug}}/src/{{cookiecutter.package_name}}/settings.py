@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     database_url: PostgresURL | None = None
     upstream_url: HttpUrl = HttpUrl("http://127.0.0.1:8081")
     files_dir: Path = Path("files")
-    # Mounts GET /lesson/blocking (time.sleep inside async def). Never enable in production.
+    # Mounts the deliberately wrong routes (routes/antipatterns.py). Never enable in production.
     enable_antipatterns: bool = False
 
     host: str = Field(default="127.0.0.1", min_length=1)
