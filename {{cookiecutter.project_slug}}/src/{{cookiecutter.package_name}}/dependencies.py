@@ -4,13 +4,13 @@ The providers are `async def` on purpose: a plain `def` dependency would cost a 
 the thread pool (and a thread token) just to read an attribute.
 """
 
-from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Annotated, TypeAlias, cast
 
 import asyncpg
 import httpx
 from fastapi import Depends, Request
 
+from .cpu_pool import CpuPool
 from .lifespan import Resources
 from .settings import Settings
 from .sync_db import Psycopg2Pool
@@ -42,8 +42,8 @@ async def get_psycopg2_pool(resources: ResourcesDep) -> Psycopg2Pool:
     return resources.psycopg2_pool
 
 
-async def get_process_pool(resources: ResourcesDep) -> ProcessPoolExecutor:
-    return resources.process_pool
+async def get_cpu_pool(resources: ResourcesDep) -> CpuPool:
+    return resources.cpu_pool
 
 
 async def get_http_client(resources: ResourcesDep) -> httpx.AsyncClient:
@@ -53,5 +53,5 @@ async def get_http_client(resources: ResourcesDep) -> httpx.AsyncClient:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AsyncpgPool = Annotated[AsyncpgPoolType, Depends(get_asyncpg_pool)]
 Psycopg2PoolDep = Annotated[Psycopg2Pool, Depends(get_psycopg2_pool)]
-ProcessPool = Annotated[ProcessPoolExecutor, Depends(get_process_pool)]
+CpuPoolDep = Annotated[CpuPool, Depends(get_cpu_pool)]
 HttpClient = Annotated[httpx.AsyncClient, Depends(get_http_client)]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from ..cpu_work import MAX_STEPS, CpuWork, crunch
-from ..dependencies import ProcessPool
+from ..dependencies import CpuPoolDep
 
 router = APIRouter(prefix="/lesson", tags=["lesson"])
 
@@ -79,8 +79,11 @@ def lesson_cpu(steps: Steps) -> CpuWork:
     return crunch(steps)
 
 
-@router.get("/cpu-offload")
-async def lesson_cpu_offload(steps: Steps, processes: ProcessPool) -> CpuWork:
+@router.get(
+    "/cpu-offload",
+    responses={503: {"description": "a CPU worker process died; the pool was restarted"}},
+)
+async def lesson_cpu_offload(steps: Steps, processes: CpuPoolDep) -> CpuWork:
     # A process pool (one per worker process, owned by the lifespan) runs CPU work on other
-    # cores, in parallel, each process with its own GIL.
-    return await asyncio.get_running_loop().run_in_executor(processes, crunch, steps)
+    # cores, in parallel, each process with its own GIL. Awaiting it holds no thread.
+    return await processes.run(crunch, steps)
