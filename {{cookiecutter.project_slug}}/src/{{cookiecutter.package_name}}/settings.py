@@ -94,6 +94,10 @@ class Settings(BaseSettings):
 
     # Larger PUT bodies get 413; nothing of them stays on disk.
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # Uploads that would leave less free space than this on FILES_DIR's volume get 507,
+    # before the volume is full (a full volume fails every writer; on Kubernetes a full
+    # emptyDir evicts the pod).
+    files_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=2**50)
 
     @model_validator(mode="after")
     def check_pool_bounds(self) -> Self:
