@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass
 from typing import TypedDict
 
+import anyio
 import anyio.to_thread
 import asyncpg
 import httpx
@@ -34,6 +35,9 @@ class Resources:
     metrics: Metrics
     asyncpg_pool: "asyncpg.Pool[asyncpg.Record]"
     psycopg2_pool: Psycopg2Pool
+    # One place per psycopg2 connection, for `def` routes to wait on the loop (see
+    # dependencies.wait_for_a_psycopg2_connection).
+    psycopg2_places: anyio.Semaphore
     http_client: httpx.AsyncClient
     cpu_pool: CpuPool
 
@@ -128,6 +132,7 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
         metrics=metrics,
         asyncpg_pool=asyncpg_pool,
         psycopg2_pool=psycopg2_pool,
+        psycopg2_places=anyio.Semaphore(settings.psycopg2_pool_max_size),
         http_client=http_client,
         cpu_pool=cpu_pool,
     )

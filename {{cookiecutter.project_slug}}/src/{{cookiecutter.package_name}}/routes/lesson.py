@@ -7,9 +7,10 @@ docs/concurrency.md maps one to the other.
 import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from ..cpu_work import MAX_STEPS, CpuWork, crunch
@@ -59,6 +60,33 @@ async def lesson_slow(delay: Delay) -> Waited:
 def lesson_sync_slow(delay: Delay) -> Waited:
     # Blocking is fine in `def`: it blocks a worker thread, not the loop. But each waiting
     # request holds one of ANYIO_THREAD_TOKENS; the next one queues for a token.
+    time.sleep(delay)
+    return Waited(style="def", waited=delay, thread=current_thread())
+
+
+# At most this many requests use the scarce resource at once.
+SCARCE_PLACES = 2
+
+
+async def use_the_scarce_resource() -> AsyncIterator[None]:
+    # A stand-in for anything with few places (a licence, a small pool, a partner's rate
+    # limit): the place is held from here until the route has returned.
+    yield
+
+
+# One shared Depends object = one shared limit (per event loop) for every route using it.
+ScarceResource = Annotated[
+    None, Depends(use_the_scarce_resource, max_concurrency=SCARCE_PLACES, scope="function")
+]
+
+
+@router.get("/limited")
+def lesson_limited(delay: Delay, _place: ScarceResource) -> Waited:
+    # Blocking work on a resource with SCARCE_PLACES places. Depends(max_concurrency=...)
+    # makes the requests beyond them wait on the loop, before FastAPI gives the route a
+    # thread, so they hold no thread token: the other `def` routes keep theirs. Limiting
+    # inside the route (a threading.Semaphore) would park each waiting request in a thread,
+    # ANYIO_THREAD_TOKENS of them freezing every `def` route.
     time.sleep(delay)
     return Waited(style="def", waited=delay, thread=current_thread())
 
