@@ -41,7 +41,8 @@ def service_with(database_url: str, make_settings: Callable[..., Settings]) -> S
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        settings = make_settings(database_url=database_url, **overrides)
+        # One CPU process: these tests never use it, and starting processes is slow.
+        settings = make_settings(database_url=database_url, cpu_workers=1, **overrides)
         async with running_app(settings) as client:
             yield client
 

@@ -60,7 +60,10 @@ async def test_uploads_are_refused_with_507_while_the_volume_keeps_its_margin(
     small_volume: Path, database_url: str, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(
-        database_url=database_url, files_dir=small_volume, files_min_free_bytes=MARGIN
+        database_url=database_url,
+        files_dir=small_volume,
+        files_min_free_bytes=MARGIN,
+        cpu_workers=1,
     )
     three_mib = bytes(3 * MiB)
 
@@ -95,7 +98,10 @@ async def test_a_margin_above_the_free_space_refuses_every_upload_with_507(
     free = await asyncio.to_thread(free_bytes, files_dir)
     # Far above what any other writer on this disk could free meanwhile.
     settings = make_settings(
-        database_url=database_url, files_dir=files_dir, files_min_free_bytes=free + 1024**3
+        database_url=database_url,
+        files_dir=files_dir,
+        files_min_free_bytes=free + 1024**3,
+        cpu_workers=1,
     )
     async with running_app(settings) as client:
         response = await client.put("/sync/files/one-byte.bin", content=b"x")

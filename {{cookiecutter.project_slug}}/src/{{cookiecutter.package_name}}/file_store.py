@@ -105,12 +105,12 @@ class FileStore:
         path = self.path_of(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         if declared_size is not None:
-            self._check_room(os.statvfs(path.parent), declared_size)
+            self.check_room(os.statvfs(path.parent), declared_size)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX)
         # Upload.finish or Upload.discard closes it.
         return Upload(self, path, Path(temporary), open(descriptor, "wb"))
 
-    def _check_room(self, volume: os.statvfs_result, incoming: int) -> None:
+    def check_room(self, volume: os.statvfs_result, incoming: int) -> None:
         # Refuse while the volume still has room: a full disk fails every writer on it, and
         # on Kubernetes a full emptyDir gets the pod evicted.
         free = volume.f_bavail * volume.f_frsize
@@ -142,7 +142,7 @@ class Upload:
         self.size += len(chunk)
         if self.size > self.store.max_bytes:
             raise UploadTooLarge(f"uploads are limited to {self.store.max_bytes} bytes")
-        self.store._check_room(os.fstatvfs(self.file.fileno()), len(chunk))
+        self.store.check_room(os.fstatvfs(self.file.fileno()), len(chunk))
         try:
             self.file.write(chunk)
         except OSError as exc:

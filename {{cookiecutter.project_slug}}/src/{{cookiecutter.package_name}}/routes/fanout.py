@@ -49,7 +49,7 @@ async def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     """The body, read as it streams in, abandoned as soon as it exceeds `max_bytes`: a huge
     or endless body costs at most `max_bytes` of memory, never more."""
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise UpstreamFailed(f"upstream answer larger than {max_bytes} bytes")
     body = bytearray()
     async for chunk in response.aiter_bytes():
