@@ -109,7 +109,6 @@ async def test_depends_max_concurrency_queues_requests_on_the_loop_without_threa
     assert heartbeat.peak_tasks_waiting_for_token == 0
     # In waves of SCARCE_PLACES.
     assert result.seconds >= n / SCARCE_PLACES * DELAY * 0.9
-    assert heartbeat.max_gap < DELAY / 2
 
 
 async def test_offloaded_blocking_calls_keep_the_loop_free_and_overlap(fresh: Service) -> None:
