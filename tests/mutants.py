@@ -132,8 +132,8 @@ MUTANTS = (
         edits=(
             edit(
                 "routes/lesson.py",
-                "run_in_executor(processes, crunch, steps)",
-                "run_in_executor(None, crunch, steps)",
+                "return await processes.run(crunch, steps)",
+                "return await asyncio.to_thread(crunch, steps)",
             ),
         ),
         proofs=(f"{LESSON}::test_cpu_work_in_a_process_pool_runs_in_other_processes_at_once",),
@@ -145,7 +145,7 @@ MUTANTS = (
         edits=(
             edit(
                 "routes/lesson.py",
-                "return await asyncio.get_running_loop().run_in_executor(processes, crunch, steps)",
+                "return await processes.run(crunch, steps)",
                 "return crunch(steps)",
             ),
         ),
@@ -157,11 +157,11 @@ MUTANTS = (
         description="the anti-pattern route fixed with `await asyncio.sleep` (the proofs "
         "must see the harm, not pass regardless)",
         edits=(
-            edit("routes/antipatterns.py", "import time\n", "import asyncio\n"),
+            edit("routes/antipatterns.py", "import time\n", "import asyncio\nimport time\n"),
             edit(
                 "routes/antipatterns.py",
-                "time.sleep(delay)  # noqa: ASYNC251",
-                "await asyncio.sleep(delay)",
+                "    time.sleep(delay)  # noqa: ASYNC251\n    return Waited(",
+                "    await asyncio.sleep(delay)\n    return Waited(",
             ),
         ),
         proofs=(
@@ -281,8 +281,7 @@ MUTANTS = (
             ),
         ),
         proofs=(
-            f"{ITEMS}::"
-            "test_psycopg2_requests_wait_in_threads_up_to_the_pool_size_and_the_rest_queue",
+            f"{ITEMS}::test_psycopg2s_own_pool_raises_when_empty_where_ours_waits_up_to_a_timeout",
         ),
     ),
     Mutant(
@@ -346,10 +345,12 @@ MUTANTS = (
         edits=(
             edit(
                 "routes/fanout.py",
-                "tasks = [group.create_task(call_upstream(client, url)) for _ in range(n)]",
+                "tasks = [group.create_task(call_upstream(client, url, settings))"
+                " for _ in range(n)]",
                 "tasks = []\n"
                 "            for _ in range(n):\n"
-                "                tasks.append(group.create_task(call_upstream(client, url)))\n"
+                "                tasks.append("
+                "group.create_task(call_upstream(client, url, settings)))\n"
                 "                await tasks[-1]",
             ),
         ),
@@ -400,10 +401,8 @@ MUTANTS = (
         edits=(
             edit(
                 "routes/files.py",
-                "    with request_body(request) as chunks:\n"
-                "        stored, created = files.write(name, chunks)\n",
-                "    body = anyio.from_thread.run(request.body)\n"
-                "    stored, created = files.write(name, [body])\n",
+                "        async for chunk in request.stream():\n",
+                "        for chunk in [await request.body()]:\n",
             ),
         ),
         proofs=(f"{FILES}::test_an_upload_streams_to_disk_without_buffering_the_body",),
@@ -574,14 +573,131 @@ MUTANTS = (
     Mutant(
         id="start-up-blocks-the-loop",
         row="a blocking step at start-up (connects, the CA bundle, starting processes)",
-        description="the process pool started on the loop",
+        description="the CPU process pool started on the loop",
         edits=(
             edit(
                 "lifespan.py",
-                "process_pool = await asyncio.to_thread(start_process_pool, settings.cpu_workers)",
-                "process_pool = start_process_pool(settings.cpu_workers)",
+                "cpu_pool = await asyncio.to_thread(CpuPool, settings.cpu_workers)",
+                "cpu_pool = CpuPool(settings.cpu_workers)",
             ),
         ),
         proofs=(f"{BEYOND}::test_start_up_opens_its_blocking_resources_off_the_loop",),
+    ),
+    Mutant(
+        id="connection-wait-in-a-thread",
+        row="queries with a sync driver",
+        description="the wait for a connection left to the `def` route's thread",
+        edits=(
+            edit(
+                "routes/sync_items.py",
+                "    dependencies=[WAIT_FOR_A_PSYCOPG2_CONNECTION],",
+                "    dependencies=[],",
+            ),
+        ),
+        proofs=(
+            f"{ITEMS}::"
+            "test_psycopg2_requests_beyond_the_pool_wait_on_the_loop_without_a_thread_token",
+        ),
+    ),
+    Mutant(
+        id="upload-writes-on-the-loop",
+        row="a large upload",
+        description="each write made on the loop",
+        edits=(
+            edit(
+                "routes/files.py",
+                "await anyio.to_thread.run_sync(upload.write, chunk)",
+                "upload.write(chunk)",
+            ),
+        ),
+        proofs=(
+            "tests/test_thread_budget.py::"
+            "test_slow_uploaders_beyond_the_thread_tokens_leave_the_def_routes_answering",
+        ),
+    ),
+    Mutant(
+        id="no-call-deadline",
+        row="an upstream that trickles or never stops sending",
+        description="no deadline per call",
+        edits=(
+            edit(
+                "routes/fanout.py",
+                "asyncio.timeout(settings.http_call_timeout)",
+                "asyncio.timeout(None)",
+            ),
+        ),
+        proofs=(f"{FANOUT}::test_a_trickling_upstream_is_cut_off_at_the_call_timeout_with_a_504",),
+    ),
+    Mutant(
+        id="no-fanout-deadline",
+        row="an upstream that trickles or never stops sending",
+        description="no deadline per fan-out",
+        edits=(
+            edit(
+                "routes/fanout.py",
+                "asyncio.timeout(settings.http_fanout_timeout)",
+                "asyncio.timeout(None)",
+            ),
+        ),
+        proofs=(f"{FANOUT}::test_the_whole_fanout_is_cut_off_at_the_fanout_timeout_with_a_504",),
+    ),
+    Mutant(
+        id="body-read-uncapped",
+        row="an upstream that trickles or never stops sending",
+        description="the body read uncapped",
+        edits=(
+            edit(
+                "routes/fanout.py",
+                "content = await read_capped(response, settings.http_response_max_bytes)",
+                "content = await response.aread()",
+            ),
+        ),
+        proofs=(
+            f"{FANOUT}::test_an_endless_upstream_body_is_cut_off_at_the_size_cap_with_a_502",
+            f"{FANOUT}::test_a_declared_oversize_upstream_body_is_refused_before_it_is_read",
+        ),
+    ),
+    Mutant(
+        id="broken-pool-kept",
+        row="a CPU worker process that dies (OOM killer, segfault)",
+        description="the broken pool kept",
+        edits=(edit("cpu_pool.py", "await asyncio.to_thread(self._replace)", "pass"),),
+        proofs=(
+            "tests/test_cpu_pool.py::"
+            "test_a_killed_cpu_worker_costs_one_503_and_a_new_pool_serves_the_next_requests",
+        ),
+    ),
+    Mutant(
+        id="limit-inside-the-thread",
+        row="a resource with few places, used from `def` routes",
+        description="`max_concurrency` left out",
+        edits=(
+            edit(
+                "routes/lesson.py",
+                'Depends(use_the_scarce_resource, max_concurrency=SCARCE_PLACES, scope="function")',
+                'Depends(use_the_scarce_resource, scope="function")',
+            ),
+        ),
+        proofs=(
+            f"{LESSON}::"
+            "test_depends_max_concurrency_queues_requests_on_the_loop_without_thread_tokens",
+        ),
+    ),
+    Mutant(
+        id="no-free-space-margin",
+        row="a full disk",
+        description="no free-space margin (the disk fills up)",
+        edits=(
+            edit(
+                "file_store.py",
+                "if free - incoming < self.min_free_bytes:",
+                "if free - incoming < 0:",
+            ),
+        ),
+        proofs=(
+            "tests/test_file_space.py::"
+            "test_uploads_are_refused_with_507_while_the_volume_keeps_its_margin",
+            "tests/test_file_space.py::test_a_margin_above_the_free_space_refuses_every_upload_with_507",
+        ),
     ),
 )

@@ -494,6 +494,38 @@ def test_kubernetes_runs_the_image_user_on_a_read_only_root(project: Baked) -> N
     assert {"/tmp", container_env(api)["FILES_DIR"]["value"]} <= mounts
 
 
+def quantity_bytes(text: str) -> int:
+    """Kubernetes binary quantities as this template writes them: `64Mi`, `1Gi`."""
+    units = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4, "": 1}
+    number, unit = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti|)", text).groups()  # type: ignore[union-attr]
+    return int(number) * units[unit]
+
+
+def test_kubernetes_files_volume_is_a_filesystem_the_free_space_margin_fits_in(
+    project: Baked,
+) -> None:
+    api = api_container(project)
+    env = container_env(api)
+    files_dir = env["FILES_DIR"]["value"]
+    (mount,) = [m for m in api["volumeMounts"] if m["mountPath"] == files_dir]
+    volumes = pod_spec(project, "deployment.yaml")["volumes"]
+    (volume,) = [v for v in volumes if v["name"] == mount["name"]]
+    # A disk-backed emptyDir's sizeLimit is enforced by eviction, not by the filesystem: the
+    # service would see the node's free space and never refuse in time.
+    assert "emptyDir" not in volume
+    size = quantity_bytes(
+        volume["ephemeral"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
+    )
+    default = default_value(settings_fields(project)["FILES_MIN_FREE_BYTES"])
+    margin = int(env["FILES_MIN_FREE_BYTES"]["value"]) if "FILES_MIN_FREE_BYTES" in env else default
+    assert isinstance(margin, int)
+    # Room for the margin and for at least one largest upload above it.
+    upload_max = default_value(settings_fields(project)["UPLOAD_MAX_BYTES"])
+    assert isinstance(upload_max, int)
+    assert margin > 0
+    assert margin + upload_max < size
+
+
 def test_kubernetes_objects_are_named_after_the_project(project: Baked) -> None:
     for name in MANIFESTS:
         metadata = manifest(project, name)["metadata"]

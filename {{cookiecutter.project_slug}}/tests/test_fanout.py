@@ -41,7 +41,8 @@ def service_with(database_url: str, make_settings: Callable[..., Settings]) -> S
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        settings = make_settings(database_url=database_url, **overrides)
+        # One CPU process: these tests never use it, and starting processes is slow.
+        settings = make_settings(database_url=database_url, cpu_workers=1, **overrides)
         async with running_app(settings) as client:
             yield client
 
@@ -62,21 +63,17 @@ async def test_fanout_calls_overlap_at_the_stub_and_return_every_result(
 ) -> None:
     n = 10
     async with Heartbeat() as heartbeat:
-        response, seconds = await timed(
-            lambda: service.get(f"/async/upstream/fanout?n={n}&delay={DELAY}")
-        )
+        response = await service.get(f"/async/upstream/fanout?n={n}&delay={DELAY}")
     assert response.status_code == 200
     fanout = response.json()
     assert fanout["n"] == n
     assert [call["body"] for call in fanout["results"]] == [{"delay": DELAY}] * n
     assert all(call["status"] == 200 for call in fanout["results"])
-    # All n calls were inside the stub at once...
+    # All n calls were inside the stub at once (one after another, it would be 1)...
     assert fresh_stub.in_flight.peak == n
-    # ...so the whole fan-out took about one delay, not n of them (3 s).
-    assert DELAY * 0.9 <= fanout["seconds"] <= seconds < n * DELAY / 2
-    # Awaiting the calls took no thread and never held up the loop.
+    assert fanout["seconds"] >= DELAY * 0.9
+    # ...and awaiting them took no thread.
     assert heartbeat.peak_tokens_in_use == 0
-    assert heartbeat.max_gap < DELAY / 2
 
 
 async def test_one_shared_client_reuses_its_connections_across_requests(
@@ -100,7 +97,6 @@ async def test_concurrent_fanouts_share_the_pool_and_all_overlap(
     result = await burst(service, [f"/async/upstream/fanout?n={n}&delay={DELAY}"] * fanouts)
     assert result.statuses == [200] * fanouts
     assert fresh_stub.in_flight.peak == fanouts * n
-    assert result.seconds < fanouts * DELAY / 2
 
 
 async def test_the_call_beyond_the_pool_limit_waits_for_a_connection(
@@ -203,3 +199,154 @@ async def test_out_of_range_fanout_parameters_are_refused_with_422(
 ) -> None:
     assert (await service.get(f"/async/upstream/fanout?{query}")).status_code == 422
     assert fresh_stub.traffic.requests == 0  # nothing was sent upstream
+
+
+class HostileUpstream:
+    """A real HTTP server on 127.0.0.1 that answers every request with its headers and then
+    a body that never ends: trickled (one byte every `interval`, a new read before any read
+    timeout) or flooded (as fast as the socket takes it). It counts the connections still
+    open and the bytes it sent, so a test sees the service let go of every call."""
+
+    def __init__(self, *, trickle: bool, interval: float = 0.2) -> None:
+        self.trickle = trickle
+        self.interval = interval
+        self.open_connections = 0
+        self.connections = 0
+        self.bytes_sent = 0
+        self.url = ""
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> "HostileUpstream":
+        self._server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        # Calls a broken service never let go of (Server.close_clients() is 3.13+).
+        for handler in self._handlers:
+            handler.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open_connections += 1
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            if self.trickle:
+                head = b"Content-Length: 1000000\r\n"
+            else:
+                head = b"Transfer-Encoding: chunked\r\n"
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + head + b"\r\n")
+            await writer.drain()
+            chunk = b"1\r\n \r\n" if not self.trickle else b" "
+            flood = b"4000\r\n" + b" " * 0x4000 + b"\r\n"
+            while True:
+                writer.write(chunk if self.trickle else flood)
+                await writer.drain()
+                self.bytes_sent += 1 if self.trickle else 0x4000
+                if self.trickle:
+                    await asyncio.sleep(self.interval)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the service let go of the call
+        finally:
+            self.open_connections -= 1
+            self._handlers.discard(handler)
+            writer.close()
+
+    async def all_released(self, patience: float = 5) -> bool:
+        async with asyncio.timeout(patience):
+            # Counted on this loop, but by the server's handlers: poll rather than wire an
+            # event through them.
+            while self.open_connections:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        return True
+
+
+# Today's code held a trickled fan-out ~90 s, until the client gave up; a hang here is
+# bounded by this, so the test fails instead of waiting for ever.
+PATIENCE = 15
+
+
+async def test_a_trickling_upstream_is_cut_off_at_the_call_timeout_with_a_504(
+    service_with: StartService,
+) -> None:
+    # Every read gets a byte well inside HTTP_READ_TIMEOUT, so only a deadline on the whole
+    # call can end it.
+    call_timeout, n = 1.0, 3
+    async with (
+        HostileUpstream(trickle=True, interval=0.2) as upstream,
+        service_with(
+            upstream_url=upstream.url, http_read_timeout=0.5, http_call_timeout=call_timeout
+        ) as client,
+    ):
+        async with asyncio.timeout(PATIENCE):
+            response, seconds = await timed(
+                lambda: client.get(f"/async/upstream/fanout?n={n}&delay=0")
+            )
+        assert response.status_code == 504
+        assert "HTTP_CALL_TIMEOUT" in response.json()["detail"]
+        assert upstream.connections == n
+        assert upstream.bytes_sent >= n  # the body did start to trickle in
+        # Every call was let go: no connection to the upstream is left open.
+        assert await upstream.all_released()
+    assert seconds >= call_timeout * 0.9
+
+
+async def test_the_whole_fanout_is_cut_off_at_the_fanout_timeout_with_a_504(
+    service_with: StartService,
+) -> None:
+    fanout_timeout, n = 1.0, 4
+    async with (
+        HostileUpstream(trickle=True, interval=0.2) as upstream,
+        service_with(
+            upstream_url=upstream.url,
+            http_read_timeout=0.5,
+            http_call_timeout=PATIENCE * 2,
+            http_fanout_timeout=fanout_timeout,
+        ) as client,
+    ):
+        async with asyncio.timeout(PATIENCE):
+            response, seconds = await timed(
+                lambda: client.get(f"/async/upstream/fanout?n={n}&delay=0")
+            )
+        assert response.status_code == 504
+        assert "HTTP_FANOUT_TIMEOUT" in response.json()["detail"]
+        assert upstream.connections == n
+        # All the siblings were cancelled with it.
+        assert await upstream.all_released()
+    assert seconds >= fanout_timeout * 0.9
+
+
+async def test_an_endless_upstream_body_is_cut_off_at_the_size_cap_with_a_502(
+    service_with: StartService,
+) -> None:
+    cap = 256 * 1024
+    async with (
+        HostileUpstream(trickle=False) as upstream,
+        service_with(upstream_url=upstream.url, http_response_max_bytes=cap) as client,
+    ):
+        async with asyncio.timeout(PATIENCE):
+            response = await client.get("/async/upstream/fanout?n=2&delay=0")
+        assert response.status_code == 502
+        assert response.json() == {"detail": f"upstream answer larger than {cap} bytes"}
+        assert await upstream.all_released()
+    # The service stopped reading soon after the cap: what the server managed to send is
+    # the cap plus what the sockets' buffers hold (a few MiB on loopback), not more.
+    assert upstream.bytes_sent < 2 * (cap + 16 * 1024 * 1024)
+
+
+async def test_a_declared_oversize_upstream_body_is_refused_before_it_is_read(
+    service_with: StartService, fresh_stub: Stub
+) -> None:
+    # The stub's JSON is a few bytes more than this cap; its Content-Length says so.
+    async with service_with(upstream_url=fresh_stub.url, http_response_max_bytes=4) as client:
+        response = await client.get("/async/upstream/fanout?n=2&delay=0")
+    assert response.status_code == 502
+    assert response.json() == {"detail": "upstream answer larger than 4 bytes"}

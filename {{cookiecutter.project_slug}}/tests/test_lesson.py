@@ -16,6 +16,7 @@ import httpx
 import pytest
 from blockbuster import BlockingError
 
+from {{ cookiecutter.package_name }}.routes.lesson import SCARCE_PLACES
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .harness import running_app
@@ -91,6 +92,23 @@ async def test_the_request_beyond_the_thread_tokens_waits_for_one(
     assert heartbeat.peak_tasks_waiting_for_token >= 1
     # The fifth request ran in a second wave.
     assert result.seconds >= 2 * DELAY * 0.9
+
+
+async def test_depends_max_concurrency_queues_requests_on_the_loop_without_thread_tokens(
+    fresh: Service,
+) -> None:
+    n = 4 * SCARCE_PLACES
+    async with Heartbeat() as heartbeat:
+        result = await burst(fresh.client, [f"/lesson/limited?delay={DELAY}"] * n)
+    assert result.statuses == [200] * n
+    # Every request was inside the app at once...
+    assert fresh.in_flight.peak == n
+    # ...but only those holding a place had a thread: the rest waited on the loop, without
+    # a token, and not even in the queue for one (compare /lesson/sync-slow above).
+    assert heartbeat.peak_tokens_in_use == SCARCE_PLACES
+    assert heartbeat.peak_tasks_waiting_for_token == 0
+    # In waves of SCARCE_PLACES.
+    assert result.seconds >= n / SCARCE_PLACES * DELAY * 0.9
 
 
 async def test_offloaded_blocking_calls_keep_the_loop_free_and_overlap(fresh: Service) -> None:

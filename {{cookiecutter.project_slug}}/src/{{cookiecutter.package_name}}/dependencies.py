@@ -4,13 +4,16 @@ The providers are `async def` on purpose: a plain `def` dependency would cost a 
 the thread pool (and a thread token) just to read an attribute.
 """
 
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, TypeAlias, cast
 
+import anyio
 import asyncpg
 import httpx
 from fastapi import Depends, Request
 
+from .cpu_pool import CpuPool
+from .errors import DatabaseUnavailable
 from .lifespan import Resources
 from .settings import Settings
 from .sync_db import Psycopg2Pool
@@ -42,16 +45,42 @@ async def get_psycopg2_pool(resources: ResourcesDep) -> Psycopg2Pool:
     return resources.psycopg2_pool
 
 
-async def get_process_pool(resources: ResourcesDep) -> ProcessPoolExecutor:
-    return resources.process_pool
+async def get_cpu_pool(resources: ResourcesDep) -> CpuPool:
+    return resources.cpu_pool
 
 
 async def get_http_client(resources: ResourcesDep) -> httpx.AsyncClient:
     return resources.http_client
 
 
+async def wait_for_a_psycopg2_connection(resources: ResourcesDep) -> AsyncIterator[None]:
+    """For `def` routes on psycopg2: wait for a free connection here, on the loop, before
+    FastAPI gives the route a thread. Waiting inside the route (in the pool) would hold a
+    thread token the whole time: with the pool busy, 40 waiting requests would take every
+    token and freeze every other `def` route.
+
+    FastAPI's `Depends(..., max_concurrency=n)` waits without a thread too (the lesson's
+    GET /lesson/limited uses it), but n is fixed where the route is declared, while the
+    pool's size is a setting read at start-up, and it waits without a time limit. This
+    waits at most PSYCOPG2_ACQUIRE_TIMEOUT, then 503, like the pool itself.
+    """
+    places = resources.psycopg2_places
+    try:
+        with anyio.fail_after(resources.settings.psycopg2_acquire_timeout):
+            await places.acquire()
+    except TimeoutError:
+        raise DatabaseUnavailable("database unavailable") from None
+    try:
+        yield
+    finally:
+        places.release()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AsyncpgPool = Annotated[AsyncpgPoolType, Depends(get_asyncpg_pool)]
 Psycopg2PoolDep = Annotated[Psycopg2Pool, Depends(get_psycopg2_pool)]
-ProcessPool = Annotated[ProcessPoolExecutor, Depends(get_process_pool)]
+# scope="function": the place is given back as soon as the route returns, not after the
+# response has been sent.
+WAIT_FOR_A_PSYCOPG2_CONNECTION = Depends(wait_for_a_psycopg2_connection, scope="function")
+CpuPoolDep = Annotated[CpuPool, Depends(get_cpu_pool)]
 HttpClient = Annotated[httpx.AsyncClient, Depends(get_http_client)]

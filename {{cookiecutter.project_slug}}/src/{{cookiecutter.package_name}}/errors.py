@@ -29,6 +29,13 @@ class DatabaseUnavailable(ServiceError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
+class CpuWorkersLost(ServiceError):
+    """A CPU worker process died with the request's work in it (or before it started it);
+    the pool has been replaced, so a retry runs."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
 class UpstreamFailed(ServiceError):
     """The upstream refused the connection, hung up, or answered with an error."""
 

@@ -1,8 +1,9 @@
-"""Files under FILES_DIR, with plain blocking `open()`: call these from `def` routes only.
+"""Files under FILES_DIR, with plain blocking `open()`: call these from worker threads only.
 
 Every function here blocks (open, read, write, fsync, rename, scandir), which is why the
-routes that use them are plain `def` and run in worker threads. Called inside `async def`,
-they would stall the loop; blockbuster catches that in the tests.
+routes that use them are plain `def` and run in worker threads, or, for the upload, make one
+thread hop per call. Called on the loop, they would stall it; blockbuster catches that in
+the tests.
 
 Names are checked twice: by the route's pattern, before anything runs, and here, where the
 path must resolve to exactly FILES_DIR/name. So a symlink someone placed in FILES_DIR is
@@ -14,7 +15,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -55,6 +56,8 @@ def read_chunks(file: BinaryIO) -> Iterator[bytes]:
 class FileStore:
     directory: Path
     max_bytes: int
+    # Uploads are refused (507) rather than let the volume's free space fall below this.
+    min_free_bytes: int = 0
 
     def path_of(self, name: str) -> Path:
         if not _NAME.fullmatch(name):
@@ -95,38 +98,26 @@ class FileStore:
             raise FileMissing(f"no file named {name!r}")
         return file, info.st_size
 
-    def write(self, name: str, chunks: Iterable[bytes]) -> tuple[StoredFile, bool]:
-        """Write `chunks` to a temporary file, counting; rename it to `name` once complete.
-        Returns the file and whether it is new. Over the limit, or on any failure, the
-        temporary file goes and `name` is left as it was."""
+    def start_upload(self, name: str, declared_size: int | None = None) -> "Upload":
+        """A temporary file next to `name`, to be filled by `Upload.write` and renamed into
+        place by `Upload.finish`. Refused (507) at once when a declared size would cut into
+        the free-space margin."""
         path = self.path_of(name)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if declared_size is not None:
+            self.check_room(os.statvfs(path.parent), declared_size)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX)
-        try:
-            size = 0
-            with open(descriptor, "wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise UploadTooLarge(f"uploads are limited to {self.max_bytes} bytes")
-                    out.write(chunk)
-                out.flush()
-                # On disk before the rename: a crash leaves the old file or the new one,
-                # never a torn one.
-                os.fsync(out.fileno())
-            if path.is_dir():
-                raise NotAFile(f"{name!r} is a directory")
-            created = not path.exists()
-            os.replace(temporary, path)
-        except OSError as exc:
-            Path(temporary).unlink(missing_ok=True)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise InsufficientStorage("no space left for this upload") from None
-            raise
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return StoredFile(name=name, size=size), created
+        # Upload.finish or Upload.discard closes it.
+        return Upload(self, path, Path(temporary), open(descriptor, "wb"))
+
+    def check_room(self, volume: os.statvfs_result, incoming: int) -> None:
+        # Refuse while the volume still has room: a full disk fails every writer on it, and
+        # on Kubernetes a full emptyDir gets the pod evicted.
+        free = volume.f_bavail * volume.f_frsize
+        if free - incoming < self.min_free_bytes:
+            raise InsufficientStorage(
+                "not enough free space for this upload (FILES_MIN_FREE_BYTES stay free)"
+            )
 
     def delete(self, name: str) -> None:
         path = self.path_of(name)
@@ -134,3 +125,49 @@ class FileStore:
             path.unlink()
         except (FileNotFoundError, IsADirectoryError):
             raise FileMissing(f"no file named {name!r}") from None
+
+
+@dataclass(slots=True)
+class Upload:
+    """One upload in progress: blocking calls, for a worker thread each. Over the size
+    limit, short of space, or on any failure, `discard` leaves the target as it was."""
+
+    store: FileStore
+    path: Path
+    temporary: Path
+    file: BinaryIO
+    size: int = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.store.max_bytes:
+            raise UploadTooLarge(f"uploads are limited to {self.store.max_bytes} bytes")
+        self.store.check_room(os.fstatvfs(self.file.fileno()), len(chunk))
+        try:
+            self.file.write(chunk)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise InsufficientStorage("no space left for this upload") from None
+            raise
+
+    def finish(self) -> tuple[StoredFile, bool]:
+        """Rename the complete file into place; returns it and whether it is new."""
+        try:
+            self.file.flush()
+            # On disk before the rename: a crash leaves the old file or the new one, never
+            # a torn one.
+            os.fsync(self.file.fileno())
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise InsufficientStorage("no space left for this upload") from None
+            raise
+        self.file.close()
+        if self.path.is_dir():
+            raise NotAFile(f"{self.path.name!r} is a directory")
+        created = not self.path.exists()
+        os.replace(self.temporary, self.path)
+        return StoredFile(name=self.path.name, size=self.size), created
+
+    def discard(self) -> None:
+        self.file.close()
+        self.temporary.unlink(missing_ok=True)

@@ -7,19 +7,20 @@ per loop (setting it at import time would raise).
 
 import asyncio
 import logging
-import multiprocessing
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypedDict
 
+import anyio
 import anyio.to_thread
 import asyncpg
 import httpx
 from fastapi import FastAPI
 from prometheus_client.core import GaugeMetricFamily
 
+from .cpu_pool import CpuPool
 from .http_client import build_http_client
 from .metrics import Metrics, monitor_loop_lag, thread_token_gauges
 from .settings import Settings
@@ -34,8 +35,11 @@ class Resources:
     metrics: Metrics
     asyncpg_pool: "asyncpg.Pool[asyncpg.Record]"
     psycopg2_pool: Psycopg2Pool
+    # One place per psycopg2 connection, for `def` routes to wait on the loop (see
+    # dependencies.wait_for_a_psycopg2_connection).
+    psycopg2_places: anyio.Semaphore
     http_client: httpx.AsyncClient
-    process_pool: ProcessPoolExecutor
+    cpu_pool: CpuPool
 
 
 class State(TypedDict):
@@ -64,18 +68,6 @@ async def close_asyncpg_pool(pool: "asyncpg.Pool[asyncpg.Record]", grace_seconds
     except TimeoutError:
         logger.warning("asyncpg pool did not close within %s s; terminating it", grace_seconds)
         pool.terminate()
-
-
-def start_process_pool(workers: int) -> ProcessPoolExecutor:
-    """Blocking (it starts processes): the lifespan runs it in a thread."""
-    # "spawn", not fork: forking a process that already runs threads (the pools' and
-    # AnyIO's) can copy a held lock into the child and deadlock it.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    # Start every worker now (one task each, all at once), so the first request does not
-    # pay for process start-up.
-    for started in [pool.submit(abs, 0) for _ in range(workers)]:
-        started.result()
-    return pool
 
 
 def pool_gauges(resources: "Resources") -> Iterator[GaugeMetricFamily]:
@@ -129,8 +121,8 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
     http_client = await asyncio.to_thread(build_http_client, settings)
     stack.push_async_callback(http_client.aclose)
 
-    process_pool = await asyncio.to_thread(start_process_pool, settings.cpu_workers)
-    stack.push_async_callback(asyncio.to_thread, process_pool.shutdown, cancel_futures=True)
+    cpu_pool = await asyncio.to_thread(CpuPool, settings.cpu_workers)
+    stack.push_async_callback(asyncio.to_thread, cpu_pool.shutdown)
 
     lag_monitor = asyncio.create_task(monitor_loop_lag(metrics), name="loop-lag-monitor")
     stack.callback(lag_monitor.cancel)
@@ -140,8 +132,9 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
         metrics=metrics,
         asyncpg_pool=asyncpg_pool,
         psycopg2_pool=psycopg2_pool,
+        psycopg2_places=anyio.Semaphore(settings.psycopg2_pool_max_size),
         http_client=http_client,
-        process_pool=process_pool,
+        cpu_pool=cpu_pool,
     )
     metrics.watch(thread_token_gauges)
     metrics.watch(lambda: pool_gauges(resources))

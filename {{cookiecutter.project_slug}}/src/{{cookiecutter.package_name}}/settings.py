@@ -83,9 +83,21 @@ class Settings(BaseSettings):
     http_pool_timeout: PositiveSeconds = 5.0
     http_max_connections: int = Field(default=100, ge=1, le=10000)
     http_keepalive_expiry: PositiveSeconds = 5.0
+    # The timeouts above bound each wait, not the whole: an upstream that sends one byte
+    # per read timeout would hold a call for ever. These bound one call (connection, headers
+    # and body) and a whole fan-out, end to end; past either: 504.
+    http_call_timeout: PositiveSeconds = 15.0
+    http_fanout_timeout: PositiveSeconds = 20.0
+    # An upstream body larger than this is abandoned while it streams in (502): an endless
+    # or huge answer cannot fill the memory.
+    http_response_max_bytes: int = Field(default=1024 * 1024, ge=1, le=2**40)
 
     # Larger PUT bodies get 413; nothing of them stays on disk.
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # Uploads that would leave less free space than this on FILES_DIR's volume get 507,
+    # before the volume is full (a full volume fails every writer; on Kubernetes a full
+    # emptyDir evicts the pod).
+    files_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=2**50)
 
     @model_validator(mode="after")
     def check_pool_bounds(self) -> Self:

@@ -4,6 +4,7 @@
 """
 
 import asyncio
+import json
 import time
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, HttpUrl, JsonValue
 
 from ..dependencies import HttpClient, SettingsDep
 from ..errors import ServiceError, UpstreamFailed, UpstreamTimedOut
+from ..settings import Settings
 from .lesson import Delay
 
 router = APIRouter(prefix="/async/upstream", tags=["upstream"])
@@ -43,19 +45,46 @@ def delay_url(upstream: HttpUrl, delay: float) -> str:
     return f"{str(upstream).rstrip('/')}/delay/{delay}"
 
 
-async def call_upstream(client: httpx.AsyncClient, url: str) -> UpstreamCall:
+async def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The body, read as it streams in, abandoned as soon as it exceeds `max_bytes`: a huge
+    or endless body costs at most `max_bytes` of memory, never more."""
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+        raise UpstreamFailed(f"upstream answer larger than {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            raise UpstreamFailed(f"upstream answer larger than {max_bytes} bytes")
+    return bytes(body)
+
+
+async def call_upstream(client: httpx.AsyncClient, url: str, settings: Settings) -> UpstreamCall:
     started = time.perf_counter()
     try:
-        response = await client.get(url)
-        response.raise_for_status()
-        body: JsonValue = response.json()
+        # One deadline for the whole call. The client's timeouts bound each wait (a pooled
+        # connection, connecting, each read), but an upstream trickling a byte per read
+        # timeout passes every one of them for ever. Streaming, not client.get(): the body
+        # is counted as it arrives, so the size cap holds before it is in memory. Leaving
+        # the block early closes the connection: nothing of the answer is kept.
+        async with (
+            asyncio.timeout(settings.http_call_timeout),
+            client.stream("GET", url) as response,
+        ):
+            response.raise_for_status()
+            content = await read_capped(response, settings.http_response_max_bytes)
+        body: JsonValue = json.loads(content)
+    except TimeoutError as exc:
+        raise UpstreamTimedOut(
+            f"upstream call took longer than HTTP_CALL_TIMEOUT ({settings.http_call_timeout} s)"
+        ) from exc
     except httpx.TimeoutException as exc:
         raise UpstreamTimedOut(f"upstream did not answer in time ({type(exc).__name__})") from exc
     except httpx.HTTPStatusError as exc:
         raise UpstreamFailed(f"upstream answered {exc.response.status_code}") from exc
     except httpx.RequestError as exc:  # refused, hung up, garbled
         raise UpstreamFailed(f"upstream unreachable ({type(exc).__name__})") from exc
-    except ValueError as exc:  # the body was not JSON
+    except ValueError as exc:  # the body was not JSON (or not UTF-8)
         raise UpstreamFailed("upstream answered something other than JSON") from exc
     return UpstreamCall(
         status=response.status_code, seconds=time.perf_counter() - started, body=body
@@ -65,7 +94,9 @@ async def call_upstream(client: httpx.AsyncClient, url: str) -> UpstreamCall:
 @router.get(
     "/fanout",
     responses={
-        status.HTTP_502_BAD_GATEWAY: {"description": "upstream refused, hung up or failed"},
+        status.HTTP_502_BAD_GATEWAY: {
+            "description": "upstream refused, hung up, failed or answered too much"
+        },
         status.HTTP_504_GATEWAY_TIMEOUT: {"description": "upstream slower than the timeouts"},
     },
 )
@@ -74,13 +105,20 @@ async def fanout(n: Calls, delay: Delay, client: HttpClient, settings: SettingsD
     # loop with no thread at all. A TaskGroup starts them at once and, if one fails,
     # cancels the rest: the request answers 502/504 at the first failure, and no call
     # outlives it. The shared client's pool (HTTP_MAX_CONNECTIONS) caps them across all
-    # requests; its timeouts bound every wait (a free connection, connecting, each read),
-    # so a dead or stalled upstream cannot hang the route.
+    # requests. Every wait has a bound: the client's timeouts (a free connection,
+    # connecting, each read), HTTP_CALL_TIMEOUT per call from start to last byte, and
+    # HTTP_FANOUT_TIMEOUT for all of them together, so a stalled or trickling upstream
+    # cannot hang the route.
     url = delay_url(settings.upstream_url, delay)
     started = time.perf_counter()
     try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(call_upstream(client, url)) for _ in range(n)]
+        async with asyncio.timeout(settings.http_fanout_timeout), asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call_upstream(client, url, settings)) for _ in range(n)]
+    except TimeoutError as exc:
+        # The TaskGroup was cancelled as a whole: every call has ended, none is left behind.
+        raise UpstreamTimedOut(
+            f"fan-out took longer than HTTP_FANOUT_TIMEOUT ({settings.http_fanout_timeout} s)"
+        ) from exc
     except ExceptionGroup as failures:
         first, _ = failures.split(ServiceError)
         if first is None:

@@ -1,17 +1,17 @@
-"""Blocking file I/O where it belongs: plain `def` routes over `open()` under FILES_DIR.
+"""Blocking file I/O where it belongs: in worker threads, over `open()` under FILES_DIR.
 
-FastAPI runs each of these in a worker thread (one of ANYIO_THREAD_TOKENS), so a slow disk
-or a large file holds a thread, never the event loop. The two places where the network and
-the disk meet are spelled out at the routes: the upload pulls the body from the loop chunk
-by chunk, the download hands Starlette an open file to read chunk by chunk in threads.
-Neither ever holds a whole file in memory.
+Listing and deleting are plain `def` routes: FastAPI runs each in a worker thread (one of
+ANYIO_THREAD_TOKENS), so a slow disk holds a thread, never the event loop. Where the network
+and the disk meet, no thread waits for the network: the upload is `async def` and hops to a
+thread for each write only; the download opens the file in a `def` route and Starlette reads
+it one chunk per thread hop, sending each on the loop. Neither ever holds a whole file in
+memory.
 """
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
-import anyio.from_thread
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
 
@@ -33,7 +33,7 @@ FileName = Annotated[
 
 async def get_file_store(settings: SettingsDep) -> FileStore:
     # `async def`: building a small object needs no thread.
-    return FileStore(settings.files_dir, settings.upload_max_bytes)
+    return FileStore(settings.files_dir, settings.upload_max_bytes, settings.files_min_free_bytes)
 
 
 Files = Annotated[FileStore, Depends(get_file_store)]
@@ -43,7 +43,7 @@ REFUSED: Responses = {status.HTTP_400_BAD_REQUEST: {"description": "the name is 
 MISSING: Responses = {status.HTTP_404_NOT_FOUND: {"description": "no such file"}}
 
 
-async def refuse_declared_oversize(request: Request, settings: SettingsDep) -> None:
+async def refuse_declared_oversize(request: Request, settings: SettingsDep) -> int | None:
     """413 before a byte of the body is read, when Content-Length already says too much.
 
     `async def`, on the loop: reading a header needs no thread, so an oversize upload is
@@ -52,33 +52,15 @@ async def refuse_declared_oversize(request: Request, settings: SettingsDep) -> N
     """
     declared = request.headers.get("content-length")
     if declared is None:
-        return
+        return None
     if not (declared.isascii() and declared.isdigit()):
         raise BadContentLength("Content-Length must be a number of bytes")
     if len(declared) > 18 or int(declared) > settings.upload_max_bytes:
         raise UploadTooLarge(f"uploads are limited to {settings.upload_max_bytes} bytes")
+    return int(declared)
 
 
-async def _next_chunk(stream: AsyncIterator[bytes]) -> bytes | None:
-    return await anext(stream, None)
-
-
-@contextlib.contextmanager
-def request_body(request: Request) -> Iterator[Iterator[bytes]]:
-    """The request body as it arrives, for a `def` route: each chunk is awaited on the loop
-    (anyio.from_thread.run) and handed to the worker thread. Nothing is buffered; leaving
-    early closes the stream, so the rest of the body is never read."""
-    stream = request.stream()
-
-    def chunks() -> Iterator[bytes]:
-        while (chunk := anyio.from_thread.run(_next_chunk, stream)) is not None:
-            if chunk:
-                yield chunk
-
-    try:
-        yield chunks()
-    finally:
-        anyio.from_thread.run(stream.aclose)
+DeclaredSize = Annotated[int | None, Depends(refuse_declared_oversize)]
 
 
 @router.get("")
@@ -117,12 +99,14 @@ def download_file(name: FileName, files: Files) -> StreamingResponse:
 @router.put(
     "/{name}",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(refuse_declared_oversize)],
     responses={
         status.HTTP_200_OK: {"model": StoredFile, "description": "replaced"},
         **REFUSED,
         status.HTTP_409_CONFLICT: {"description": "a directory has that name"},
         status.HTTP_413_CONTENT_TOO_LARGE: {"description": "over UPLOAD_MAX_BYTES"},
+        status.HTTP_507_INSUFFICIENT_STORAGE: {
+            "description": "it would leave less than FILES_MIN_FREE_BYTES free"
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -131,13 +115,29 @@ def download_file(name: FileName, files: Files) -> StreamingResponse:
         }
     },
 )
-def upload_file(name: FileName, request: Request, files: Files, response: Response) -> StoredFile:
-    # `def`: every write blocks, so the whole route runs in a worker thread. The body is
-    # not a `bytes` parameter (FastAPI would read all of it into memory first): the route
-    # pulls it from the loop chunk by chunk, counting, into a temporary file renamed into
-    # place when complete. Past UPLOAD_MAX_BYTES it stops reading: 413, nothing left.
-    with request_body(request) as chunks:
-        stored, created = files.write(name, chunks)
+async def upload_file(
+    name: FileName, request: Request, files: Files, declared: DeclaredSize, response: Response
+) -> StoredFile:
+    # `async def`, and why: an upload spends most of its life waiting for the client's next
+    # bytes, which is the loop's job and costs no thread. A `def` route would hold a thread
+    # token for the whole upload, so ANYIO_THREAD_TOKENS slow clients would freeze every
+    # `def` route. Here each blocking step (open, each write, fsync and rename) is one short
+    # thread hop: a token is held only while the disk works. The steps stay plain blocking
+    # code in file_store.py (counting, free-space margin, clean-up in one place) rather than
+    # anyio's AsyncFile, which would make the same hop per write but scatter that logic.
+    # The body is never a `bytes` parameter (FastAPI would read all of it into memory
+    # first); past UPLOAD_MAX_BYTES it stops reading: 413, nothing left.
+    upload = await anyio.to_thread.run_sync(files.start_upload, name, declared)
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                await anyio.to_thread.run_sync(upload.write, chunk)
+        stored, created = await anyio.to_thread.run_sync(upload.finish)
+    except BaseException:
+        # Also when the client hangs up (the request is cancelled): the clean-up must run.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(upload.discard)
+        raise
     if not created:
         response.status_code = status.HTTP_200_OK
     return stored

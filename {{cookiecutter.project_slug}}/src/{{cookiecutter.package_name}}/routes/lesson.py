@@ -7,13 +7,14 @@ docs/concurrency.md maps one to the other.
 import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from ..cpu_work import MAX_STEPS, CpuWork, crunch
-from ..dependencies import ProcessPool
+from ..dependencies import CpuPoolDep
 
 router = APIRouter(prefix="/lesson", tags=["lesson"])
 
@@ -63,6 +64,33 @@ def lesson_sync_slow(delay: Delay) -> Waited:
     return Waited(style="def", waited=delay, thread=current_thread())
 
 
+# At most this many requests use the scarce resource at once.
+SCARCE_PLACES = 2
+
+
+async def use_the_scarce_resource() -> AsyncIterator[None]:
+    # A stand-in for anything with few places (a licence, a small pool, a partner's rate
+    # limit): the place is held from here until the route has returned.
+    yield
+
+
+# One shared Depends object = one shared limit (per event loop) for every route using it.
+ScarceResource = Annotated[
+    None, Depends(use_the_scarce_resource, max_concurrency=SCARCE_PLACES, scope="function")
+]
+
+
+@router.get("/limited")
+def lesson_limited(delay: Delay, _place: ScarceResource) -> Waited:
+    # Blocking work on a resource with SCARCE_PLACES places. Depends(max_concurrency=...)
+    # makes the requests beyond them wait on the loop, before FastAPI gives the route a
+    # thread, so they hold no thread token: the other `def` routes keep theirs. Limiting
+    # inside the route (a threading.Semaphore) would park each waiting request in a thread,
+    # ANYIO_THREAD_TOKENS of them freezing every `def` route.
+    time.sleep(delay)
+    return Waited(style="def", waited=delay, thread=current_thread())
+
+
 def blocking_wait(delay: float) -> str:
     """Stands for any blocking library call; says which thread it blocked."""
     time.sleep(delay)
@@ -85,8 +113,11 @@ def lesson_cpu(steps: Steps) -> CpuWork:
     return crunch(steps)
 
 
-@router.get("/cpu-offload")
-async def lesson_cpu_offload(steps: Steps, processes: ProcessPool) -> CpuWork:
+@router.get(
+    "/cpu-offload",
+    responses={503: {"description": "a CPU worker process died; the pool was restarted"}},
+)
+async def lesson_cpu_offload(steps: Steps, processes: CpuPoolDep) -> CpuWork:
     # A process pool (one per worker process, owned by the lifespan) runs CPU work on other
-    # cores, in parallel, each process with its own GIL.
-    return await asyncio.get_running_loop().run_in_executor(processes, crunch, steps)
+    # cores, in parallel, each process with its own GIL. Awaiting it holds no thread.
+    return await processes.run(crunch, steps)

@@ -4,18 +4,25 @@ psycopg2 blocks its thread until PostgreSQL answers, so these routes are `def`: 
 each in a worker thread (one of ANYIO_THREAD_TOKENS) and the loop stays free. The same table,
 models and JSON as /async/items (routes/async_items.py); the SQL is in
 items/sync_repository.py. At most PSYCOPG2_POOL_MAX_SIZE of them talk to the database at
-once; the others wait for a connection, in their threads, up to PSYCOPG2_ACQUIRE_TIMEOUT
-(then 503), rather than failing at once as psycopg2's own pool would.
+once; the others wait for a connection on the loop, holding no thread token, up to
+PSYCOPG2_ACQUIRE_TIMEOUT (then 503), rather than failing at once as psycopg2's own pool
+would.
 """
 
 from fastapi import APIRouter, Response, status
 
-from ..dependencies import Psycopg2PoolDep
+from ..dependencies import WAIT_FOR_A_PSYCOPG2_CONNECTION, Psycopg2PoolDep
 from ..items import sync_repository as repository
 from ..items.http import NOT_FOUND, UNAVAILABLE, ItemId, PageOffset, PageSize, deleted, found
 from ..items.schemas import Item, ItemIn, ItemPage
 
-router = APIRouter(prefix="/sync/items", tags=["items: psycopg2"], responses=UNAVAILABLE)
+router = APIRouter(
+    prefix="/sync/items",
+    tags=["items: psycopg2"],
+    responses=UNAVAILABLE,
+    # Every route here waits for a free connection on the loop first, holding no thread.
+    dependencies=[WAIT_FOR_A_PSYCOPG2_CONNECTION],
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -38,8 +45,8 @@ def list_sync_items(
 
 @router.get("/{item_id}", responses=NOT_FOUND)
 def read_sync_item(item_id: ItemId, pool: Psycopg2PoolDep) -> Item:
-    # Plain `def`: the thread waits for PostgreSQL, the loop does not. Each waiting request
-    # holds a thread token and, once it has one, a pooled connection.
+    # Plain `def`: the thread waits for PostgreSQL, the loop does not. A request gets its
+    # thread only once a connection is free for it (the router's dependency).
     return found(repository.get_item(pool, item_id))
 
 
