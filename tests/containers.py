@@ -53,6 +53,9 @@ MMDEBSTRAP_OPTIONS = [
 ]
 # dpkg without its fsyncs (measured on a loaded 2-core VM: 113 s instead of 174 s).
 EATMYDATA_HOOKS = Path("/usr/share/mmdebstrap/hooks/eatmydata")
+# Rootful netavark's run state (IP allocations, aardvark-dns); podman 4.3 has no setting to move
+# it into the private root, so the engine removes it afterwards if it was not there before.
+NETAVARK_RUN_DIR = Path("/run/containers/networks")
 STANDIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # The stand-in for the official PostgreSQL image's entrypoint, as far as compose uses it: the
@@ -152,6 +155,7 @@ class ContainerEngine:
             f'image_copy_tmp_dir = "{self.tmp}"\n',
             encoding="utf-8",
         )
+        self.netavark_run_dir_existed = NETAVARK_RUN_DIR.exists()
         self.env = {
             **os.environ,
             "CONTAINERS_CONF": str(root / "containers.conf"),
@@ -203,10 +207,10 @@ class ContainerEngine:
             return False
         return result.returncode == 0
 
-    def processes(self) -> list[int]:
-        """Processes whose command line names this engine's directory (conmon, aardvark-dns)."""
+    def processes(self, directory: Path | None = None) -> list[int]:
+        """Processes whose command line names this engine's directory (conmon), or another."""
         found = []
-        marker = str(self.root).encode()
+        marker = str(directory or self.root).encode()
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
@@ -244,6 +248,13 @@ class ContainerEngine:
             leftovers.append(f"mount {mount}")
             subprocess.run(["umount", "--lazy", mount], check=False, capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+        if not self.netavark_run_dir_existed and NETAVARK_RUN_DIR.exists():
+            # aardvark-dns leaves once its last network is gone; one still running serves
+            # another store's compose stack, which still needs the directory.
+            with suppress(AssertionError):
+                wait_until(lambda: not self.processes(NETAVARK_RUN_DIR), timeout=10, what="")
+            if not self.processes(NETAVARK_RUN_DIR):
+                shutil.rmtree(NETAVARK_RUN_DIR, ignore_errors=True)
         return leftovers
 
 

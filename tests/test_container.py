@@ -13,7 +13,6 @@ PostgreSQL is the test server on 127.0.0.1 (host network), in a throwaway databa
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import shutil
@@ -47,7 +46,7 @@ from .containers import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.container, pytest.mark.xdist_group("container")]
+pytestmark = pytest.mark.container
 
 SERVER_URL = os.environ.get(
     "TEMPLATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -57,9 +56,12 @@ PODMAN_COMPOSE = Path(sys.executable).parent / "podman-compose"
 # `docker stop`'s default grace before SIGKILL; the service's SHUTDOWN_TIMEOUT is 10 s as well.
 STOP_GRACE = 10.0
 # Compose publishes a fixed host port and its network is host-wide: one stack at a time on a
-# machine, whichever checkout runs it.
-COMPOSE_LOCK = Path(tempfile.gettempdir()) / "cookiecutter-fastapi-concurrency-compose.lock"
+# machine, whichever checkout runs it. The lock is an abstract Unix socket name: the kernel
+# frees it when its holder exits, and it leaves no file behind.
+COMPOSE_LOCK = "\0cookiecutter-fastapi-concurrency-compose"
 COMPOSE_LOCK_TIMEOUT = 600.0
+# Straight to 127.0.0.1, whatever proxy the environment names.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def http(
     if body is not None:
         request.add_header("content-type", "application/octet-stream")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with DIRECT.open(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -103,16 +105,11 @@ def timings() -> Timings:
     return Timings()
 
 
-@pytest.fixture(autouse=True)
-def report_timings(timings: Timings, record_property: Any) -> Iterator[None]:
-    """The step times so far, for the summary conftest prints at the end of the run."""
-    yield
-    record_property("container_check", dict(timings.steps))
-
-
 @pytest.fixture(scope="module")
 def engine() -> Iterator[ContainerEngine]:
     missing = missing_tools()
+    if shutil.which("psql") is None:
+        missing.append("psql (it makes the throwaway database)")
     if not PODMAN_COMPOSE.is_file():
         missing.append(f"podman-compose (in {PODMAN_COMPOSE.parent})")
     if os.geteuid() != 0:
@@ -272,7 +269,7 @@ def service(
             )
 
 
-def test_image_keeps_its_user_healthcheck_and_command(
+def check_image_keeps_its_user_healthcheck_and_command(
     engine: ContainerEngine, bake: Bake, image: str
 ) -> None:
     inspected = json.loads(engine.podman("image", "inspect", image))[0]
@@ -283,7 +280,7 @@ def test_image_keeps_its_user_healthcheck_and_command(
     assert config["Cmd"] == ["python", "-m", bake.package]
 
 
-def test_migrated_service_is_ready(service: Service) -> None:
+def check_migrated_service_is_ready(service: Service) -> None:
     status, body = http("GET", f"{service.url}/readyz")
     assert status == 200, body
     assert json.loads(body) == {"status": "ready", "checks": {"asyncpg": "ok", "psycopg2": "ok"}}
@@ -292,7 +289,7 @@ def test_migrated_service_is_ready(service: Service) -> None:
     assert status == 200, body
 
 
-def test_healthcheck_reports_healthy(
+def check_healthcheck_reports_healthy(
     engine: ContainerEngine, service: Service, timings: Timings
 ) -> None:
     # Nothing schedules healthchecks without systemd: run the image's HEALTHCHECK command now.
@@ -303,7 +300,7 @@ def test_healthcheck_reports_healthy(
     assert health == "healthy"
 
 
-def test_process_is_not_root(engine: ContainerEngine, bake: Bake, service: Service) -> None:
+def check_process_is_not_root(engine: ContainerEngine, bake: Bake, service: Service) -> None:
     status = engine.podman("exec", service.name, "cat", "/proc/1/status")
     ids = {
         line.split(":")[0]: line.split()[1:]
@@ -334,7 +331,7 @@ print(json.dumps(results))
 """
 
 
-def test_only_files_dir_is_writable(engine: ContainerEngine, service: Service) -> None:
+def check_only_files_dir_is_writable(engine: ContainerEngine, service: Service) -> None:
     site_packages = "/app/.venv/lib/python3.11/site-packages"
     elsewhere = ["/", "/app", "/app/.venv/bin", site_packages, "/tmp", "/var/tmp", "/run", "/etc"]
     output = engine.podman(
@@ -345,7 +342,7 @@ def test_only_files_dir_is_writable(engine: ContainerEngine, service: Service) -
     assert results == {directory: errno.EROFS for directory in elsewhere}
 
 
-def test_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
+def check_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
     engine: ContainerEngine, image: str, service: Service, timings: Timings
 ) -> None:
     payload = os.urandom(100_000)
@@ -374,30 +371,23 @@ def test_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
 # ---- docker compose ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stack:
-    url: str
-    project: str
-
-
 @contextlib.contextmanager
-def machine_wide_lock(path: Path, timeout: float) -> Iterator[None]:
-    with path.open("a") as handle:
+def machine_wide_lock(name: str, timeout: float) -> Iterator[None]:
+    with socket.socket(socket.AF_UNIX) as lock:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                lock.bind(name)
                 break
-            except BlockingIOError:
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise
                 if time.monotonic() > deadline:
                     raise AssertionError(
-                        f"another compose check held {path} for {timeout:.0f} s"
+                        f"another compose check held the machine for {timeout:.0f} s"
                     ) from None
                 time.sleep(1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
 
 
 def start_order(services: dict[str, Any]) -> list[str]:
@@ -479,6 +469,12 @@ class ComposeProject:
         assert not left, f"compose down left {left}"
 
 
+@dataclass(frozen=True)
+class Stack:
+    url: str
+    project: ComposeProject
+
+
 @pytest.fixture(scope="module")
 def stack(engine: ContainerEngine, bake: Bake, image: str, timings: Timings) -> Iterator[Stack]:
     # The README's first step; the example's password is what compose requires.
@@ -494,7 +490,7 @@ def stack(engine: ContainerEngine, bake: Bake, image: str, timings: Timings) -> 
                 wait_until(
                     lambda: answers(f"{url}/readyz"), timeout=60, what=f"{url}/readyz (published)"
                 )
-            yield Stack(url=url, project=project.name)
+            yield Stack(url=url, project=project)
         finally:
             with timings.step("compose down"):
                 project.down()
@@ -509,15 +505,66 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def test_compose_api_is_ready_on_the_published_port(stack: Stack) -> None:
+def check_compose_api_is_ready_on_the_published_port(stack: Stack) -> None:
     status, body = http("GET", f"{stack.url}/readyz")
     assert status == 200, body
     assert json.loads(body)["status"] == "ready"
 
 
-def test_compose_fanout_reaches_the_upstream_service(stack: Stack) -> None:
+def check_compose_fanout_reaches_the_upstream_service(stack: Stack) -> None:
     status, body = http("GET", f"{stack.url}/async/upstream/fanout?n=3&delay=0.1")
     assert status == 200, body
     results = json.loads(body)["results"]
     assert [call["status"] for call in results] == [200, 200, 200]
     assert all(call["body"] for call in results)
+
+
+def check_compose_healthchecks_report_healthy(stack: Stack) -> None:
+    """Each running service's healthcheck, as compose defines it (the image's or its own)."""
+    checked = []
+    for service, definition in stack.project.services.items():
+        if definition.get("healthcheck", {}).get("disable"):
+            continue
+        assert stack.project.healthy(service), f"{service}:\n{stack.project.logs(service)}"
+        checked.append(service)
+    assert sorted(checked) == ["app", "db", "upstream"]
+
+
+def test_image_builds_and_runs_alone_and_in_compose(
+    request: pytest.FixtureRequest,
+    subtests: pytest.Subtests,
+    engine: ContainerEngine,
+    bake: Bake,
+    image: str,
+    timings: Timings,
+    record_property: Any,
+) -> None:
+    """One test, so that xdist cannot hand its parts to two workers that would each build the
+    image (`--dist loadgroup` does not group on pytest 9.2: pytest-dev/pytest-xdist#1386).
+    Each check is a subtest, so one failing does not hide the others."""
+    try:
+        with subtests.test("the image keeps its user, HEALTHCHECK and command"):
+            check_image_keeps_its_user_healthcheck_and_command(engine, bake, image)
+        service: Service = request.getfixturevalue("service")
+        with subtests.test("after migrate, /readyz answers 200 and the items table exists"):
+            check_migrated_service_is_ready(service)
+        with subtests.test("the image's HEALTHCHECK reports healthy"):
+            check_healthcheck_reports_healthy(engine, service, timings)
+        with subtests.test("the service is PID 1 and not root"):
+            check_process_is_not_root(engine, bake, service)
+        with subtests.test("only FILES_DIR is writable"):
+            check_only_files_dir_is_writable(engine, service)
+        with subtests.test("SIGTERM ends it cleanly; an upload survives a restart"):
+            check_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
+                engine, image, service, timings
+            )
+        stack: Stack = request.getfixturevalue("stack")
+        with subtests.test("compose: /readyz 200 on the published port"):
+            check_compose_api_is_ready_on_the_published_port(stack)
+        with subtests.test("compose: the fan-out reaches the upstream service"):
+            check_compose_fanout_reaches_the_upstream_service(stack)
+        with subtests.test("compose: every healthcheck reports healthy"):
+            check_compose_healthchecks_report_healthy(stack)
+    finally:
+        # For the summary conftest prints at the end of the run.
+        record_property("container_check", dict(timings.steps))
