@@ -37,6 +37,7 @@ from cookiecutter.main import cookiecutter
 
 from .conftest import TEMPLATE_DIR
 from .containers import (
+    LOW_PRIORITY,
     ContainerEngine,
     Timings,
     base_images,
@@ -183,8 +184,19 @@ def image(engine: ContainerEngine, bake: Bake, timings: Timings) -> str:
         with timings.step("build"):
             # --format=docker keeps HEALTHCHECK (the OCI format has no field for it), as
             # `docker build` does; the Dockerfile's cache mount keeps uv's cache in TMPDIR.
-            build = ["buildah", "bud", "--pull=never", "--network=host", "--format=docker"]
-            engine.command([*build, "--tag", bake.image, str(bake.path)], timeout=600)
+            engine.command(
+                [
+                    *LOW_PRIORITY,
+                    "buildah",
+                    "bud",
+                    "--pull=never",
+                    "--network=host",
+                    "--format=docker",
+                    f"--tag={bake.image}",
+                    str(bake.path),
+                ],
+                timeout=600,
+            )
         with timings.step("stand-ins layered on them, after the build"):
             for made in layered:
                 made.result()
