@@ -59,3 +59,21 @@ def default_bake(tool_environment: None) -> Iterator[Path]:
         project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
         run(["uv", "sync", "--quiet"], project)
         yield project
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The container check first: it is the longest single run (build, containers, compose)
+    and holds one worker throughout, so it starts while the other workers take the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("container") is None)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Step times of the container check (recorded by tests/test_container.py)."""
+    steps: dict[str, float] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, value in getattr(report, "user_properties", []):
+                if name == "container_check":
+                    steps.update(value)
+    if steps:
+        terminalreporter.write_sep("-", "container check")
+        for step, seconds in steps.items():
+            terminalreporter.write_line(f"{step}: {seconds}")

