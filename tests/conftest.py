@@ -59,6 +59,8 @@ def default_bake(tool_environment: None) -> Iterator[Path]:
         project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
         run(["uv", "sync", "--quiet"], project)
         yield project
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The container check first: it is the longest single run (build, containers, compose)
     and holds one worker throughout, so it starts while the other workers take the rest."""
