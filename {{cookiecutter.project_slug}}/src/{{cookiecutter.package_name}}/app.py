@@ -3,12 +3,21 @@
 from importlib.metadata import metadata
 
 from fastapi import FastAPI
-from prometheus_client import make_asgi_app
 
 from .errors import register_error_handlers
 from .lifespan import build_lifespan
 from .metrics import Metrics, RequestMetricsMiddleware
-from .routes import antipatterns, async_items, bridge, fanout, files, health, lesson, sync_items
+from .routes import (
+    antipatterns,
+    async_items,
+    bridge,
+    fanout,
+    files,
+    health,
+    lesson,
+    prometheus,
+    sync_items,
+)
 from .settings import Settings
 
 # Read once at import: it searches the filesystem, which has no place on the event loop.
@@ -35,6 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.enable_antipatterns:
         # Not mounted at all otherwise: the route is a 404, not a disabled switch.
         app.include_router(antipatterns.router)
-    app.mount("/metrics", make_asgi_app(metrics.registry))
+    app.include_router(prometheus.router)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app
