@@ -65,7 +65,11 @@ def serving(app: ASGIApp) -> Iterator[str]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+    # ws="none": the stub serves no websockets, and older uvicorn releases import
+    # websockets.legacy for them, whose DeprecationWarning the suite turns into an error.
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="off", ws="none", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [listener]}, name="upstream-stub", daemon=True
