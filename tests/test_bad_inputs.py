@@ -31,6 +31,9 @@ BAD_INPUTS = [
     pytest.param({"package_name": "json"}, FailedHookException, id="package-json"),
     pytest.param({"package_name": "class"}, FailedHookException, id="package-class"),
     pytest.param({"package_name": "asyncpg"}, FailedHookException, id="package-asyncpg"),
+    # imported by the generated tests only: the hook derives these from the template's files
+    pytest.param({"package_name": "asgi_lifespan"}, FailedHookException, id="package-test-only"),
+    pytest.param({"package_name": "httpx_aiohttp"}, FailedHookException, id="package-transport"),
     pytest.param({"package_name": "Billing"}, FailedHookException, id="package-uppercase"),
     pytest.param({"http_port": "80"}, FailedHookException, id="port-80"),
     pytest.param({"http_port": "70000"}, FailedHookException, id="port-70000"),

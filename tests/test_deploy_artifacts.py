@@ -32,6 +32,8 @@ POSTGRES_USABLE_CONNECTIONS = 97
 CONNECTION_HEADROOM = 10
 CI_COMMANDS = [
     "uv sync",
+    # promtool, for the generated suite's lint of /metrics (skipped, not passed, without it)
+    "sudo apt-get update -qq && sudo apt-get install -y -qq prometheus",
     "uv run ruff check .",
     "uv run ruff format --check .",
     "uv run mypy",

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import pytest
 from cookiecutter.environment import StrictEnvironment
+from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 HOOKS_DIR = TEMPLATE_DIR / "hooks"
@@ -223,11 +224,54 @@ def test_package_name_that_shadows_the_standard_library_is_rejected(value: str) 
     assert "standard library" in message
 
 
-@pytest.mark.parametrize("value", sorted(pre.RESERVED_PACKAGE_NAMES))
+@pytest.mark.parametrize(
+    "value",
+    # The four the template accepted before the list was derived from its imports.
+    ["fastapi", "asyncpg", "aiohttp", "httpx_aiohttp", "psutil", "asgi_lifespan", "tests"],
+)
 def test_package_name_that_shadows_a_dependency_or_the_tests_is_rejected(value: str) -> None:
     message = pre.validate_package_name(value)
     assert_rejected(message, "package_name")
     assert "shadows" in message
+
+
+def modules_imported_by(project: Path, own_package: str) -> set[str]:
+    """Top-level third-party modules the rendered project's Python files import."""
+    names: set[str] = set()
+    for path in project.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names - sys.stdlib_module_names - {own_package}
+
+
+def test_every_module_the_bake_imports_is_a_reserved_package_name(tmp_path: Path) -> None:
+    # Checked on a real bake (rendered files, no Jinja), independently of the hook's own
+    # scan of the template: a module imported anywhere in the project must be refused.
+    project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(tmp_path)))
+    imported = modules_imported_by(project, "my_service")
+    assert {"fastapi", "aiohttp", "httpx_aiohttp", "psutil", "asgi_lifespan"} <= imported
+    accepted = sorted(name for name in imported if pre.validate_package_name(name) is None)
+    assert accepted == []
+
+
+def test_reserved_names_follow_the_template_when_the_hook_runs_from_a_copy(
+    tmp_path: Path,
+) -> None:
+    # cookiecutter runs a rendered copy of the hook elsewhere; `_repo_dir` names the template.
+    template = tmp_path / "template"
+    module = template / pre.PROJECT_TEMPLATE_DIR / "src" / "pkg" / "new.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "import brand_new_dependency\nfrom {{ cookiecutter.package_name }} import x\n"
+    )
+    context = good_context() | {"package_name": "brand_new_dependency"}
+    assert pre.validate(context | {"_repo_dir": str(template)}) == [
+        pre.validate_package_name("brand_new_dependency", frozenset({"brand_new_dependency"}))
+    ]
+    assert pre.validate(context) == []
 
 
 # --- description -----------------------------------------------------------------------

@@ -68,8 +68,10 @@ def serving(app: ASGIApp, *, lifespan: Literal["on", "off"] = "off") -> Iterator
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
+    # ws="none": nothing here serves websockets, and older uvicorn releases import
+    # websockets.legacy for them, whose DeprecationWarning the suite turns into an error.
     config = uvicorn.Config(
-        app, log_level="warning", lifespan=lifespan, timeout_graceful_shutdown=1
+        app, log_level="warning", lifespan=lifespan, ws="none", timeout_graceful_shutdown=1
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

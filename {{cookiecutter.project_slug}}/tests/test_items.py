@@ -154,7 +154,7 @@ async def test_each_driver_reads_and_changes_what_the_other_wrote(
 @pytest.mark.parametrize("prefix", PREFIXES)
 @pytest.mark.parametrize(
     ("sent", "stored"),
-    [(12.5, "12.50"), ("0", "0.00"), (0.1, "0.10"), ("1E+3", "1000.00"), ("-0", "0.00")],
+    [(12.5, "12.50"), ("0", "0.00"), (0.1, "0.10"), ("1000", "1000.00"), ("7.5", "7.50")],
 )
 async def test_prices_come_back_as_strings_with_two_decimals(
     api: httpx.AsyncClient, prefix: str, sent: object, stored: str
@@ -198,6 +198,12 @@ INVALID_BODIES = {
     "price-bool": '{"name": "kettle", "price": true}',
     "price-text": '{"name": "kettle", "price": "cheap"}',
     "price-comma": '{"name": "kettle", "price": "12,50"}',
+    # Text must look as the schema's pattern says: what Decimal alone would also read is not
+    # describable in OpenAPI, so a client could not know it (schemathesis found the gap).
+    "price-text-exponent": '{"name": "kettle", "price": "1E+3"}',
+    "price-text-minus-zero": '{"name": "kettle", "price": "-0"}',
+    "price-text-spaces": '{"name": "kettle", "price": " 12.50"}',
+    "price-text-arabic-indic-digits": '{"name": "kettle", "price": "\u0661\u0662"}',
     "price-null": '{"name": "kettle", "price": null}',
     "unknown-field": '{"name": "kettle", "price": 1, "colour": "red"}',
     "sets-id": '{"name": "kettle", "price": 1, "id": 5}',

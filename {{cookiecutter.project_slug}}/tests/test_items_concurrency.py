@@ -368,7 +368,7 @@ async def test_connections_go_back_to_the_pool_after_404s_and_cancelled_requests
         lock.release()
         await asyncio.gather(request, return_exceptions=True)
     assert (await small.client.get(url)).status_code == 200
-    metrics = (await small.client.get("/metrics/")).text
+    metrics = (await small.client.get("/metrics")).text
     assert "asyncpg_pool_connections_in_use 0.0" in metrics
     assert "psycopg2_pool_connections_in_use 0.0" in metrics
 

@@ -1,12 +1,19 @@
 """The runtime proof: /metrics shows loop lag rise only when something blocks the loop."""
 
 import asyncio
+import re
+import shutil
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
-from {{ cookiecutter.package_name }}.metrics import LAG_PROBE_INTERVAL
+from {{ cookiecutter.package_name }}.metrics import (
+    KNOWN_METHODS,
+    LAG_PROBE_INTERVAL,
+    OTHER_METHOD,
+    UNMATCHED_ROUTE,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .harness import running_app
@@ -35,7 +42,7 @@ async def antipattern_client(
 
 
 async def scrape(client: httpx.AsyncClient) -> str:
-    response = await client.get("/metrics/")
+    response = await client.get("/metrics")
     assert response.status_code == 200
     return response.text
 
@@ -70,7 +77,7 @@ async def test_metrics_expose_thread_tokens_pools_and_requests(
     await antipattern_client.get("/lesson/sync")
     text = await scrape(antipattern_client)
     for family in (
-        "anyio_thread_tokens_total 40.0",
+        "anyio_thread_tokens 40.0",
         "anyio_thread_tokens_in_use",
         "anyio_thread_tokens_waiting",
         "asyncpg_pool_connections 10.0",
@@ -79,3 +86,63 @@ async def test_metrics_expose_thread_tokens_pools_and_requests(
         'http_requests_total{method="GET",route="/lesson/sync",status="200"}',
     ):
         assert family in text
+
+
+def label_values(metrics_text: str, family: str, label: str) -> set[str]:
+    pattern = re.compile("^" + family + r"\{[^}]*\b" + label + r'="([^"]*)"', re.MULTILINE)
+    return set(pattern.findall(metrics_text))
+
+
+async def test_metrics_answer_200_at_the_path_prometheus_scrapes_by_default(
+    antipattern_client: httpx.AsyncClient,
+) -> None:
+    response = await antipattern_client.get("/metrics")
+    assert response.status_code == 200  # not a 307 to /metrics/
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "# TYPE event_loop_lag_seconds histogram" in response.text
+
+
+async def test_invented_methods_and_unmatched_paths_collapse_to_one_label_value_each(
+    antipattern_client: httpx.AsyncClient,
+) -> None:
+    # h11 (and many servers other than uvicorn's httptools) pass any method token through,
+    # so a client can send these for real; each would otherwise be a new series for ever.
+    for index in range(100):
+        await antipattern_client.request(f"INVENTED{index}", "/lesson/async")
+        await antipattern_client.get(f"/no/such/path/{index}")
+    text = await scrape(antipattern_client)
+    methods = label_values(text, "http_requests_total", "method")
+    assert OTHER_METHOD in methods
+    assert methods <= KNOWN_METHODS | {OTHER_METHOD}
+    routes = label_values(text, "http_requests_total", "route")
+    assert UNMATCHED_ROUTE in routes
+    assert not any(route.startswith("/no/") for route in routes)
+    series = [line for line in text.splitlines() if line.startswith("http_requests_total{")]
+    assert len(series) < 30
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(
+    PROMTOOL is None,
+    reason="promtool is not installed (Debian: apt-get install prometheus); .ci/run installs it",
+)
+async def test_prometheus_linter_accepts_the_exposition(
+    antipattern_client: httpx.AsyncClient,
+) -> None:
+    await antipattern_client.get("/lesson/sync")
+    await antipattern_client.get("/no/such/path")
+    text = await scrape(antipattern_client)
+    assert PROMTOOL is not None
+    linter = await asyncio.create_subprocess_exec(
+        PROMTOOL,
+        "check",
+        "metrics",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await linter.communicate(text.encode())
+    assert linter.returncode == 0, output.decode()
+    assert output.decode().strip() == ""

@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import cast
 
 import uvicorn
 from pydantic import ValidationError
@@ -62,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=ready.host,
             port=ready.port,
             log_level=ready.log_level,
-            timeout_graceful_shutdown=int(ready.shutdown_timeout),
+            # uvicorn annotates int but hands the value to asyncio.wait_for, which takes
+            # seconds as a float: int() would make a 0.5 s grace 0, cancelling every request.
+            timeout_graceful_shutdown=cast(int, ready.shutdown_timeout),
         )
     return 0
 

@@ -3,7 +3,6 @@
 from importlib.metadata import metadata
 
 from fastapi import FastAPI
-from prometheus_client import make_asgi_app
 
 from .errors import register_error_handlers
 from .lifespan import build_lifespan
@@ -20,6 +19,7 @@ from .routes import (
     lesson_dependencies,
     lesson_disconnect,
     lesson_streaming,
+    prometheus,
     sync_items,
 )
 from .settings import Settings
@@ -52,6 +52,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.enable_antipatterns:
         # Not mounted at all otherwise: the routes are 404s, not a disabled switch.
         app.include_router(antipatterns.router)
-    app.mount("/metrics", make_asgi_app(metrics.registry))
+    app.include_router(prometheus.router)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app

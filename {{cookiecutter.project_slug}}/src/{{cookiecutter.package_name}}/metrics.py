@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import anyio.to_thread
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +16,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # Often enough to catch a 50 ms stall, rarely enough to cost nothing.
 LAG_PROBE_INTERVAL = 0.05
+# Label values must be a small fixed set: each new value is a new series in Prometheus, and
+# the method is whatever the client typed (h11 accepts any token). Anything else is "other".
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+OTHER_METHOD = "other"
+# One value for every path no route matched (404s): the raw path would be a label per URL.
+UNMATCHED_ROUTE = "unmatched"
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
+def route_label(scope: Scope) -> str:
+    # The route template, not the raw path: /async/items/{item_id}, not one per id.
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
 class Metrics:
@@ -39,6 +57,13 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        # What a draining server still owes: watched during a rollout, it should reach 0
+        # within SHUTDOWN_TIMEOUT.
+        self.in_progress = Gauge(
+            "http_requests_in_progress",
+            "Requests received and not yet answered.",
+            registry=self.registry,
+        )
 
     def watch(self, gauges: Callable[[], Iterator[GaugeMetricFamily]]) -> None:
         """Export gauges read at scrape time (pool sizes, thread tokens)."""
@@ -56,8 +81,9 @@ class _ScrapeTimeGauges(Collector):
 def thread_token_gauges() -> Iterator[GaugeMetricFamily]:
     """AnyIO's limiter: thread-pool saturation is the sync side's version of loop lag."""
     stats = anyio.to_thread.current_default_thread_limiter().statistics()
+    # Not "_total": that suffix means a counter to Prometheus (promtool rejects a gauge so named).
     yield GaugeMetricFamily(
-        "anyio_thread_tokens_total", "Thread tokens `def` routes share.", stats.total_tokens
+        "anyio_thread_tokens", "Thread tokens `def` routes share.", stats.total_tokens
     )
     yield GaugeMetricFamily(
         "anyio_thread_tokens_in_use", "Thread tokens held right now.", stats.borrowed_tokens
@@ -96,12 +122,11 @@ class RequestMetricsMiddleware:
                 status = message["status"]
             await send(message)
 
+        self.metrics.in_progress.inc()
         try:
             await self.app(scope, receive, record_status)
         finally:
-            # The route template, not the raw path: /async/items/{item_id}, not one per id.
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], route).observe(
-                time.perf_counter() - started
-            )
+            self.metrics.in_progress.dec()
+            method, route = method_label(scope["method"]), route_label(scope)
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

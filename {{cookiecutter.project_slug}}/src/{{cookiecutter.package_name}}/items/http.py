@@ -16,6 +16,10 @@ PageOffset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="items to ski
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"model": ErrorDetail, "description": "no item with this id"}
 }
+# FastAPI answers 400 (not 422) when the body cannot even be decoded (not UTF-8, say).
+UNPARSABLE: dict[int | str, dict[str, Any]] = {
+    status.HTTP_400_BAD_REQUEST: {"model": ErrorDetail, "description": "the body is not JSON text"}
+}
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     status.HTTP_503_SERVICE_UNAVAILABLE: {
         "model": ErrorDetail,

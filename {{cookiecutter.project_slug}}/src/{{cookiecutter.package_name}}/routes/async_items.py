@@ -9,13 +9,22 @@ from fastapi import APIRouter, Response, status
 
 from ..dependencies import AsyncpgPool, SettingsDep
 from ..items import async_repository as repository
-from ..items.http import NOT_FOUND, UNAVAILABLE, ItemId, PageOffset, PageSize, deleted, found
+from ..items.http import (
+    NOT_FOUND,
+    UNAVAILABLE,
+    UNPARSABLE,
+    ItemId,
+    PageOffset,
+    PageSize,
+    deleted,
+    found,
+)
 from ..items.schemas import Item, ItemIn, ItemPage
 
 router = APIRouter(prefix="/async/items", tags=["items: asyncpg"], responses=UNAVAILABLE)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=UNPARSABLE)
 async def create_async_item(
     new: ItemIn, pool: AsyncpgPool, settings: SettingsDep, response: Response
 ) -> Item:
@@ -45,7 +54,7 @@ async def read_async_item(item_id: ItemId, pool: AsyncpgPool, settings: Settings
         return found(await repository.get_item(conn, item_id))
 
 
-@router.put("/{item_id}", responses=NOT_FOUND)
+@router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE})
 async def replace_async_item(
     item_id: ItemId, new: ItemIn, pool: AsyncpgPool, settings: SettingsDep
 ) -> Item:

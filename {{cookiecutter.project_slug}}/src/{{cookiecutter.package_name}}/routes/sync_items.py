@@ -13,7 +13,16 @@ from fastapi import APIRouter, Response, status
 
 from ..dependencies import WAIT_FOR_A_PSYCOPG2_CONNECTION, Psycopg2PoolDep
 from ..items import sync_repository as repository
-from ..items.http import NOT_FOUND, UNAVAILABLE, ItemId, PageOffset, PageSize, deleted, found
+from ..items.http import (
+    NOT_FOUND,
+    UNAVAILABLE,
+    UNPARSABLE,
+    ItemId,
+    PageOffset,
+    PageSize,
+    deleted,
+    found,
+)
 from ..items.schemas import Item, ItemIn, ItemPage
 
 router = APIRouter(
@@ -25,7 +34,7 @@ router = APIRouter(
 )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=UNPARSABLE)
 def create_sync_item(new: ItemIn, pool: Psycopg2PoolDep, response: Response) -> Item:
     # Plain `def`: the INSERT blocks in libpq, so it must run in a worker thread, never on
     # the loop. One statement in autocommit mode: atomic, and no BEGIN/COMMIT round trips.
@@ -50,7 +59,7 @@ def read_sync_item(item_id: ItemId, pool: Psycopg2PoolDep) -> Item:
     return found(repository.get_item(pool, item_id))
 
 
-@router.put("/{item_id}", responses=NOT_FOUND)
+@router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE})
 def replace_sync_item(item_id: ItemId, new: ItemIn, pool: Psycopg2PoolDep) -> Item:
     # Plain `def`: a single UPDATE ... RETURNING, atomic without a transaction block.
     return found(repository.replace_item(pool, item_id, new))
