@@ -36,6 +36,7 @@ LESSON = "tests/test_lesson.py"
 ITEMS = "tests/test_items_concurrency.py"
 FANOUT = "tests/test_fanout.py"
 FILES = "tests/test_files.py"
+REQUEST_ID = "tests/test_request_id.py"
 
 MUTANTS = (
     Mutant(
@@ -413,5 +414,31 @@ MUTANTS = (
         description="the file read whole into memory",
         edits=(edit("routes/files.py", "read_chunks(file),", "iter([file.read()]),"),),
         proofs=(f"{FILES}::test_a_download_streams_in_chunks_without_loading_the_file",),
+    ),
+    Mutant(
+        id="run-in-executor-without-context",
+        row="a log line a request causes, from any thread or process",
+        description="`run_in_executor` without `copy_context().run`",
+        edits=(
+            edit(
+                "routes/request_id.py",
+                "None, contextvars.copy_context().run, log_from,",
+                "None, log_from,",
+            ),
+        ),
+        proofs=(f"{REQUEST_ID}::test_every_place_a_request_runs_logs_its_request_id",),
+    ),
+    Mutant(
+        id="request-id-not-passed-to-process",
+        row="a log line a request causes, from any thread or process",
+        description="the id not passed to the process pool",
+        edits=(
+            edit(
+                "routes/request_id.py",
+                "run_with_request_id, current_request_id(), log_from,",
+                "run_with_request_id, None, log_from,",
+            ),
+        ),
+        proofs=(f"{REQUEST_ID}::test_every_place_a_request_runs_logs_its_request_id",),
     ),
 )

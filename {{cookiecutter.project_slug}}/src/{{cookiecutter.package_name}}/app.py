@@ -8,7 +8,18 @@ from prometheus_client import make_asgi_app
 from .errors import register_error_handlers
 from .lifespan import build_lifespan
 from .metrics import Metrics, RequestMetricsMiddleware
-from .routes import antipatterns, async_items, bridge, fanout, files, health, lesson, sync_items
+from .request_id import add_request_id_middleware
+from .routes import (
+    antipatterns,
+    async_items,
+    bridge,
+    fanout,
+    files,
+    health,
+    lesson,
+    request_id,
+    sync_items,
+)
 from .settings import Settings
 
 # Read once at import: it searches the filesystem, which has no place on the event loop.
@@ -26,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(lesson.router)
+    app.include_router(request_id.router)
     app.include_router(async_items.router)
     app.include_router(sync_items.router)
     app.include_router(bridge.router)
@@ -37,4 +49,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(antipatterns.router)
     app.mount("/metrics", make_asgi_app(metrics.registry))
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    add_request_id_middleware(app)
     return app

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from prometheus_client.core import GaugeMetricFamily
 
 from .http_client import build_http_client
+from .log_config import configure_logging
 from .metrics import Metrics, monitor_loop_lag, thread_token_gauges
 from .settings import Settings
 from .sync_db import Psycopg2Pool
@@ -66,11 +67,18 @@ async def close_asyncpg_pool(pool: "asyncpg.Pool[asyncpg.Record]", grace_seconds
         pool.terminate()
 
 
-def start_process_pool(workers: int) -> ProcessPoolExecutor:
+def start_process_pool(settings: Settings) -> ProcessPoolExecutor:
     """Blocking (it starts processes): the lifespan runs it in a thread."""
     # "spawn", not fork: forking a process that already runs threads (the pools' and
-    # AnyIO's) can copy a held lock into the child and deadlock it.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    # AnyIO's) can copy a held lock into the child and deadlock it. A spawned process
+    # starts with no logging setup: the initializer gives it the server's.
+    workers = settings.cpu_workers
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=configure_logging,
+        initargs=(settings.log_format, settings.log_level),
+    )
     # Start every worker now (one task each, all at once), so the first request does not
     # pay for process start-up.
     for started in [pool.submit(abs, 0) for _ in range(workers)]:
@@ -129,7 +137,7 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
     http_client = await asyncio.to_thread(build_http_client, settings)
     stack.push_async_callback(http_client.aclose)
 
-    process_pool = await asyncio.to_thread(start_process_pool, settings.cpu_workers)
+    process_pool = await asyncio.to_thread(start_process_pool, settings)
     stack.push_async_callback(asyncio.to_thread, process_pool.shutdown, cancel_futures=True)
 
     lag_monitor = asyncio.create_task(monitor_loop_lag(metrics), name="loop-lag-monitor")
