@@ -23,7 +23,7 @@ import httpx
 import pytest
 from asgi_correlation_id import correlation_id
 
-from {{ cookiecutter.package_name }}.log_config import logging_config
+from {{ cookiecutter.package_name }}.log_config import UVICORN_LOGGERS, logging_config
 
 from .test_cli import SERVICE, free_port
 
@@ -150,9 +150,9 @@ def test_a_bad_request_id_is_replaced_and_never_logged(logged: Logged, name: str
 
 @pytest.fixture
 def console_log() -> Iterator[io.StringIO]:
-    """The console setup, writing to a buffer; the root logger's handlers restored after."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
+    """The console setup, writing to a buffer; the loggers it touches restored after."""
+    touched = [logging.getLogger(name) for name in ("", *UVICORN_LOGGERS)]
+    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in touched]
     config = logging_config("console", "info")
     stream = io.StringIO()
     config["handlers"]["stderr"]["stream"] = stream
@@ -160,7 +160,9 @@ def console_log() -> Iterator[io.StringIO]:
     try:
         yield stream
     finally:
-        root.handlers, root.level = saved[0], saved[1]
+        for logger, (handlers, level, propagate) in zip(touched, saved, strict=True):
+            logger.handlers, logger.propagate = handlers, propagate
+            logger.setLevel(level)
 
 
 def test_console_format_puts_the_request_id_on_uvicorns_lines_and_ours(

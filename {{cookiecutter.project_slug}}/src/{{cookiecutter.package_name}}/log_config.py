@@ -16,6 +16,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 LogFormat = Literal["json", "console"]
 NO_REQUEST = "-"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def logging_config(log_format: LogFormat, log_level: str) -> dict[str, Any]:
@@ -61,8 +62,8 @@ def logging_config(log_format: LogFormat, log_level: str) -> dict[str, Any]:
         "root": {"level": log_level.upper(), "handlers": ["stderr"]},
         "loggers": {
             # uvicorn's defaults give these handlers of their own; here they propagate.
-            name: {"handlers": [], "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            name: {"level": log_level.upper(), "handlers": [], "propagate": True}
+            for name in UVICORN_LOGGERS
         },
     }
 
