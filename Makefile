@@ -1,5 +1,5 @@
 # The commands the README names. Needs Python >= 3.11 and uv (`pip install uv`).
-.PHONY: test demo lint
+.PHONY: test demo lint lock lock-upgrade
 
 # The template's own tests: hooks, bad inputs, every variant baked, linted and type-checked,
 # the generated suite run on PostgreSQL both ways, deployment files validated.
@@ -15,5 +15,14 @@ demo:
 	cd build/my-service && uv run python -m my_service
 
 lint:
-	uv run --locked --with ruff ruff check hooks tests
-	uv run --locked --with ruff ruff format --check hooks tests
+	uv run --locked --with ruff ruff check hooks tests scripts
+	uv run --locked --with ruff ruff format --check hooks tests scripts
+
+# The uv.lock every bake ships, made in a bake of the defaults (scripts/lock_bake.py).
+# lock: after editing the generated pyproject.toml (keeps every other pin).
+# lock-upgrade: every dependency to the newest version its range allows; then `make test`.
+lock:
+	uv run --locked python scripts/lock_bake.py
+
+lock-upgrade:
+	uv run --locked python scripts/lock_bake.py --upgrade

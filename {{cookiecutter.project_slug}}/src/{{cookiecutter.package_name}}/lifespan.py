@@ -121,7 +121,7 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
     http_client = await asyncio.to_thread(build_http_client, settings)
     stack.push_async_callback(http_client.aclose)
 
-    cpu_pool = await asyncio.to_thread(CpuPool, settings.cpu_workers)
+    cpu_pool = await asyncio.to_thread(CpuPool, settings)
     stack.push_async_callback(asyncio.to_thread, cpu_pool.shutdown)
 
     lag_monitor = asyncio.create_task(monitor_loop_lag(metrics), name="loop-lag-monitor")

@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import AfterValidator, Field, HttpUrl, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .log_config import LogFormat
+
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
 
@@ -50,6 +52,8 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default={{ cookiecutter.http_port }}, ge=1, le=65535)
     log_level: LogLevel = "info"
+    # console for a person at a terminal; json for a log pipeline (the image sets it).
+    log_format: LogFormat = "console"
     shutdown_timeout: PositiveSeconds = 10.0
 
     # FastAPI runs every `def` route and `def` dependency on AnyIO's default limiter:
