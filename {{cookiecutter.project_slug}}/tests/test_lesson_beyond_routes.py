@@ -278,7 +278,7 @@ async def test_a_blocking_async_background_task_stalls_the_worker_after_the_clie
     served: Served, server: httpx.AsyncClient
 ) -> None:
     delay = 0.5
-    lagging_before = lag_observations_over((await server.get("/metrics/")).text, "0.25")
+    lagging_before = lag_observations_over((await server.get("/metrics")).text, "0.25")
     async with served.heartbeat() as heartbeat:
         answer = await server.get(f"/lesson/background/blocking?delay={delay}")
         assert served.inside.now["/lesson/background/blocking"] == 1  # the task runs now
@@ -292,7 +292,7 @@ async def test_a_blocking_async_background_task_stalls_the_worker_after_the_clie
     await served.until(lambda: served.inside.now["/lesson/background/blocking"] == 0, 10)
     # The lag monitor saw it too (it probes every 50 ms, so give it a few probes).
     await asyncio.sleep(0.2)
-    lagging_after = lag_observations_over((await server.get("/metrics/")).text, "0.25")
+    lagging_after = lag_observations_over((await server.get("/metrics")).text, "0.25")
     assert lagging_after > lagging_before
 
 

@@ -25,10 +25,10 @@ from {{ cookiecutter.package_name }}.settings import Settings
 Operation = APIOperation[Any, Any, Any, Any]
 
 # Left out, each for a reason (their own tests cover them):
-# - /lesson/slow, sync-slow, offload: a case may wait up to 5 s, which is their lesson;
-# - /lesson/cpu, cpu-offload: a case may burn a core for seconds;
+# - every /lesson route but /lesson/async, /lesson/sync and /lesson/request-id: a case may
+#   wait up to 5 s (delay, chunks) or burn a core for seconds (steps), which is their lesson;
 # - /async/upstream/fanout: calls the upstream, which test_fanout.py serves for real.
-EXCLUDED_PATHS = r"^/lesson/(slow|sync-slow|offload|cpu|cpu-offload)$|^/async/upstream/fanout$"
+EXCLUDED_PATHS = r"^/lesson/(?!async$|sync$|request-id)|^/async/upstream/fanout$"
 EXAMPLES_PER_OPERATION_AND_MODE = 15
 
 
