@@ -16,6 +16,12 @@ SERVER_URL = os.environ.get(
     "TEMPLATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 
+# A test that only passes with a real PgBouncer running (.ci/run installs it).
+PGBOUNCER_PROOF = (
+    "PASSED tests/test_pgbouncer.py::"
+    "test_both_drivers_serve_items_through_pgbouncer_in_transaction_mode"
+)
+
 
 @pytest.fixture(scope="module")
 def default_project() -> Iterator[Path]:
@@ -30,12 +36,14 @@ def default_project() -> Iterator[Path]:
 
 def test_generated_suite_passes_against_test_database_url(default_project: Path) -> None:
     output = run(
-        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"],
+        # -rp lists every passed test: the PgBouncer proofs must have run, not skipped.
+        ["uv", "run", "--no-sync", "pytest", "-q", "-rp", "-p", "no:cacheprovider"],
         default_project,
         TEST_DATABASE_URL=SERVER_URL,
     )
     assert " passed" in output
     assert "skipped" not in output
+    assert PGBOUNCER_PROOF in output
 
 
 def test_generated_suite_passes_on_the_embedded_default(default_project: Path) -> None:
@@ -43,7 +51,9 @@ def test_generated_suite_passes_on_the_embedded_default(default_project: Path) -
     os.environ.clear()
     os.environ.update(environment)
     output = run(
-        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], default_project
+        ["uv", "run", "--no-sync", "pytest", "-q", "-rp", "-p", "no:cacheprovider"],
+        default_project,
     )
     assert " passed" in output
     assert "skipped" not in output
+    assert PGBOUNCER_PROOF in output

@@ -69,7 +69,10 @@ class ItemsTableLock:
                     cursor.execute(
                         "SELECT pid, xact_start = query_start, query FROM pg_stat_activity"
                         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                        " AND pid <> pg_backend_pid()"
+                        # wait_event_type is read live, the other columns from a snapshot
+                        # taken a moment earlier: a backend that just started waiting can
+                        # still show its previous, idle state. Count it from the next poll.
+                        " AND state = 'active' AND pid <> pg_backend_pid()"
                     )
                     rows = cursor.fetchall()
                     for pid, own_transaction, query in rows:

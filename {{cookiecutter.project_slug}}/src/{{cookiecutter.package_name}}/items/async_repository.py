@@ -7,18 +7,20 @@ asyncpg opens a transaction only when asked to (`conn.transaction()`): no BEGIN 
 round trips. The statements are prepared once per connection and cached by asyncpg.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from ..database_errors import connection_broken, database_unavailable, unavailable
 from ..errors import DatabaseUnavailable
 from .schemas import Item, ItemIn, ItemPage
 
 # A string: asyncpg's proxy class is generic only in its type stubs.
 Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+T = TypeVar("T")
 
 INSERT = """
     INSERT INTO items (name, price) VALUES ($1, $2)
@@ -39,21 +41,6 @@ DELETE = """
     DELETE FROM items WHERE id = $1
 """
 
-# SQLSTATE classes that mean "the database cannot serve us now", not "this query is wrong":
-# connection exception, transaction rollback (serialisation, deadlock), insufficient
-# resources, object not in prerequisite state (lock timeout), operator intervention
-# (shutdown, cancel, statement timeout), system error.
-UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
-
-
-def connection_lost(exc: Exception) -> bool:
-    if isinstance(exc, asyncpg.PostgresError):
-        return exc.sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES
-    # TimeoutError: ASYNCPG_COMMAND_TIMEOUT; the others: the connection broke mid-query.
-    return isinstance(
-        exc, TimeoutError | OSError | asyncpg.InterfaceError | asyncpg.InternalClientError
-    )
-
 
 @asynccontextmanager
 async def connection(
@@ -62,8 +49,9 @@ async def connection(
     """Borrow a connection, waiting at most `acquire_timeout` for a free one.
 
     It goes back to the pool on every path (asyncpg shields the release from cancellation).
-    Failures that mean the database cannot serve us become DatabaseUnavailable (503);
-    anything else is a bug and stays a 500.
+    asyncpg replaces a connection it saw close (the loop read the server's goodbye) before
+    handing it out. Failures that mean the database cannot serve us become
+    DatabaseUnavailable (503); anything else is a bug and stays a 500.
     """
     borrowed = False
     try:
@@ -73,9 +61,31 @@ async def connection(
     except Exception as exc:
         # Before we hold a connection, every failure is about getting one: the pool is
         # exhausted (TimeoutError) or (re)connecting failed.
-        if not borrowed or connection_lost(exc):
-            raise DatabaseUnavailable("database unavailable") from exc
+        if not borrowed or unavailable(exc):
+            raise database_unavailable(exc) from exc
         raise
+
+
+async def read(
+    pool: "asyncpg.Pool[asyncpg.Record]",
+    acquire_timeout: float,
+    query: Callable[[Connection], Awaitable[T]],
+) -> T:
+    """Run an idempotent read; if its connection died under it, once more on a fresh one.
+
+    A connection can die after asyncpg last looked at it (the server ended the session while
+    the loop was busy, before it read the goodbye). Running a read twice changes nothing, so
+    the client gets its answer instead of a 503. Writes are never retried: the first attempt
+    may have reached the server and committed.
+    """
+    try:
+        async with connection(pool, acquire_timeout) as conn:
+            return await query(conn)
+    except DatabaseUnavailable as exc:
+        if exc.__cause__ is None or not connection_broken(exc.__cause__):
+            raise
+    async with connection(pool, acquire_timeout) as conn:
+        return await query(conn)
 
 
 def to_item(row: asyncpg.Record) -> Item:
