@@ -32,6 +32,8 @@ POSTGRES_USABLE_CONNECTIONS = 97
 CONNECTION_HEADROOM = 10
 CI_COMMANDS = [
     "uv sync",
+    # the generated suite's PgBouncer proofs start Debian's pgbouncer themselves
+    "sudo apt-get update -qq\nsudo apt-get install -y -qq --no-install-recommends pgbouncer\n",
     "uv run ruff check .",
     "uv run ruff format --check .",
     "uv run mypy",

@@ -36,8 +36,9 @@ def default_project() -> Iterator[Path]:
 
 def test_generated_suite_passes_against_test_database_url(default_project: Path) -> None:
     output = run(
-        # -rp lists every passed test: the PgBouncer proofs must have run, not skipped.
-        ["uv", "run", "--no-sync", "pytest", "-q", "-rp", "-p", "no:cacheprovider"],
+        # -rp lists every passed test (the PgBouncer proofs must have run, not skipped); fE
+        # come after it, so a failure's summary stays in the output's tail.
+        ["uv", "run", "--no-sync", "pytest", "-q", "-rpfE", "-p", "no:cacheprovider"],
         default_project,
         TEST_DATABASE_URL=SERVER_URL,
     )
@@ -51,7 +52,7 @@ def test_generated_suite_passes_on_the_embedded_default(default_project: Path) -
     os.environ.clear()
     os.environ.update(environment)
     output = run(
-        ["uv", "run", "--no-sync", "pytest", "-q", "-rp", "-p", "no:cacheprovider"],
+        ["uv", "run", "--no-sync", "pytest", "-q", "-rpfE", "-p", "no:cacheprovider"],
         default_project,
     )
     assert " passed" in output

@@ -95,8 +95,11 @@ async def test_the_statement_timeout_holds_through_pgbouncer_and_leaves_nothing_
     assert response.json() == {"detail": "database unavailable"}
     assert seconds >= 0.9 * TIMEOUT
     assert still_locked  # it gave up on its own
-    # The timeout was set inside the statement's own transaction: no server connection,
-    # which other clients share, kept it.
+    # A statement that succeeds (one that fails takes its settings with it), then every
+    # server connection is asked: the timeout was set inside the statement's own
+    # transaction, so none of them, shared with other clients, kept it. (Nothing else may
+    # run in between: asyncpg's RESET ALL on release would wipe a leak from sight.)
+    assert (await bounced.client.get(url)).status_code == 200
     through = url_with_database(pgbouncer_url, database_name(bounced.url))
     assert await asyncio.to_thread(server_statement_timeouts, through) == {"0"}
 
