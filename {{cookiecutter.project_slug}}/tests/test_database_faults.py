@@ -162,6 +162,48 @@ async def test_giving_a_connection_back_never_waits_for_a_connect_in_progress(
     assert reused  # and the next caller got it at once
 
 
+def backend_pids_across_a_lifetime(url: str, lifetime: float) -> tuple[int, int, int]:
+    pool = Psycopg2Pool(url, min_size=1, max_size=1, acquire_timeout=5, max_lifetime=lifetime)
+    try:
+        pids = []
+        for pause in (0, 0, 2 * lifetime):
+            time.sleep(pause)
+            with pool.connection() as conn:
+                pids.append(conn.get_backend_pid())
+        return pids[0], pids[1], pids[2]
+    finally:
+        pool.close()
+
+
+async def test_a_psycopg2_connection_is_replaced_once_past_its_lifetime(database_url: str) -> None:
+    first, again, later = await asyncio.to_thread(backend_pids_across_a_lifetime, database_url, 1.0)
+    assert again == first  # reused while young
+    assert later != first  # replaced once older than PSYCOPG2_MAX_LIFETIME
+
+
+async def test_every_connection_names_its_service_and_driver(
+    make_settings: Callable[..., Settings], database_url: str, postgres_server_url: str
+) -> None:
+    name = unique_name("named")
+    settings = make_settings(
+        database_url=database_url,
+        cpu_workers=1,
+        asyncpg_pool_min_size=2,
+        asyncpg_pool_max_size=2,
+        psycopg2_pool_min_size=3,
+        psycopg2_pool_max_size=3,
+        database_application_name=name,
+    )
+    async with running_app(settings):
+        asyncpg_sessions = await asyncio.to_thread(
+            sessions_named, postgres_server_url, f"{name}/asyncpg", within=0
+        )
+        psycopg2_sessions = await asyncio.to_thread(
+            sessions_named, postgres_server_url, f"{name}/psycopg2", within=0
+        )
+    assert (asyncpg_sessions, psycopg2_sessions) == (2, 3)
+
+
 # ---- 3. Readiness: busy is not down ---------------------------------------------------------
 
 
@@ -276,29 +318,55 @@ async def two_each(
 
 
 async def test_idle_connections_the_server_ended_cost_no_request(two_each: App) -> None:
-    # In a thread: the loop stays free, as in a service between requests.
-    ended = await asyncio.to_thread(terminate_backends, two_each.url)
+    # Blocking on purpose, in the test (not the service): the loop cannot read the server's
+    # goodbyes meanwhile, as after a busy stretch, so asyncpg still trusts its connections.
+    ended = terminate_backends(two_each.url)
     assert len(ended) == 4  # every pooled connection of both drivers
     statuses = await every_kind_of_request(two_each.client, two_each.item_id)
-    # Writes too, which are never retried: psycopg2 saw the server's goodbye on each idle
-    # socket before handing the connection out; asyncpg had read it on the loop.
+    # Writes first, which are never retried: both pools polled each idle connection's
+    # socket before handing it out, saw the goodbye, and replaced the connection.
     assert all_succeeded(statuses), statuses
 
 
-async def test_a_read_on_an_asyncpg_connection_that_died_unseen_is_retried_and_a_write_is_not(
+def terminate(url: str, pid: int) -> None:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    finally:
+        conn.close()
+
+
+async def end_the_session_under(
+    app: App, method: str, path: str, body: object = None
+) -> httpx.Response:
+    """Send the request; once its statement waits in PostgreSQL, end its session; release
+    the lock once the request is answered or a second statement (a retry) waits."""
+    async with ItemsTableLock(app.url) as lock, asyncio.TaskGroup() as group:
+        request = group.create_task(app.client.request(method, path, json=body))
+        await lock.until_waiting(1)
+        (first,) = lock.waiters
+        await asyncio.to_thread(terminate, app.url, first)
+        deadline = time.monotonic() + 10
+        while not request.done() and set(lock.waiters) == {first}:
+            assert time.monotonic() < deadline, "neither answered nor retried"
+            await asyncio.sleep(0.01)
+        lock.release()
+    return request.result()
+
+
+async def test_a_read_whose_connection_dies_under_it_runs_again_and_a_write_does_not(
     one_each: App,
 ) -> None:
-    client, url = one_each.client, one_each.url
-    # Blocking on purpose, in the test (not the service): the loop cannot read the server's
-    # goodbye, so asyncpg still trusts its only connection, as after a busy stretch.
-    terminate_backends(url)
-    read = await client.get(f"/async/items/{one_each.item_id}")
-    before = (await client.get("/async/items?limit=100")).json()["items"]
-    terminate_backends(url)
-    write = await client.post("/async/items", json={"name": "maybe", "price": "1"})
-    after = (await client.get("/async/items?limit=100")).json()["items"]
-    assert read.status_code == 200  # the read ran again on a fresh connection
-    # The write is not retried: it might have committed before the connection died.
+    before = (await one_each.client.get("/async/items?limit=100")).json()["items"]
+    read = await end_the_session_under(one_each, "GET", f"/async/items/{one_each.item_id}")
+    write = await end_the_session_under(
+        one_each, "POST", "/async/items", {"name": "maybe", "price": "1"}
+    )
+    after = (await one_each.client.get("/async/items?limit=100")).json()["items"]
+    assert read.status_code == 200  # it ran again on a fresh connection
+    # The write is not run again: in general it may have committed before the connection
+    # died (here it had not, so nothing was written).
     assert write.status_code == 503
     assert write.json() == {"detail": "database unavailable"}
     assert after == before

@@ -93,14 +93,17 @@ class PooledConnection(psycopg2.extensions.connection):
         return self.timeout_prefix + query
 
 
-def looks_alive(conn: psycopg2.extensions.connection) -> bool:
-    """No round trip: an idle connection whose socket is readable got the server's goodbye
-    (or another message nobody asked for); either way it is not worth trusting."""
-    if conn.closed:
-        return False
+def socket_readable(fd: int) -> bool:
+    """One non-blocking poll, no round trip. An idle database connection has nothing to
+    read: if its socket is readable, the server said goodbye (a FATAL message, then EOF) or
+    sent something nobody asked for; either way the connection is not worth trusting."""
     poller = select.poll()
-    poller.register(conn.fileno(), select.POLLIN)
-    return not poller.poll(0)
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def looks_alive(conn: psycopg2.extensions.connection) -> bool:
+    return not conn.closed and not socket_readable(conn.fileno())
 
 
 class Psycopg2Pool:

@@ -7,19 +7,18 @@ asyncpg opens a transaction only when asked to (`conn.transaction()`): no BEGIN 
 round trips. The statements are prepared once per connection and cached by asyncpg.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeAlias, TypeVar
+from typing import TypeVar
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
+from ..async_db import Connection, Pool, acquire_live
 from ..database_errors import connection_broken, database_unavailable, unavailable
 from ..errors import DatabaseUnavailable
 from .schemas import Item, ItemIn, ItemPage
 
-# A string: asyncpg's proxy class is generic only in its type stubs.
-Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 T = TypeVar("T")
 
 INSERT = """
@@ -43,21 +42,21 @@ DELETE = """
 
 
 @asynccontextmanager
-async def connection(
-    pool: "asyncpg.Pool[asyncpg.Record]", acquire_timeout: float
-) -> AsyncIterator[Connection]:
-    """Borrow a connection, waiting at most `acquire_timeout` for a free one.
+async def connection(pool: Pool, acquire_timeout: float) -> AsyncIterator[Connection]:
+    """Borrow a live connection (async_db.py), waiting at most `acquire_timeout`.
 
-    It goes back to the pool on every path (asyncpg shields the release from cancellation).
-    asyncpg replaces a connection it saw close (the loop read the server's goodbye) before
-    handing it out. Failures that mean the database cannot serve us become
-    DatabaseUnavailable (503); anything else is a bug and stays a 500.
+    It goes back to the pool on every path. Failures that mean the database cannot serve us
+    become DatabaseUnavailable (503); anything else is a bug and stays a 500.
     """
     borrowed = False
     try:
-        async with pool.acquire(timeout=acquire_timeout) as conn:
-            borrowed = True
+        async with asyncio.timeout(acquire_timeout):
+            conn = await acquire_live(pool)
+        borrowed = True
+        try:
             yield conn
+        finally:
+            await pool.release(conn)
     except Exception as exc:
         # Before we hold a connection, every failure is about getting one: the pool is
         # exhausted (TimeoutError) or (re)connecting failed.
@@ -67,15 +66,15 @@ async def connection(
 
 
 async def read(
-    pool: "asyncpg.Pool[asyncpg.Record]",
+    pool: Pool,
     acquire_timeout: float,
     query: Callable[[Connection], Awaitable[T]],
 ) -> T:
     """Run an idempotent read; if its connection died under it, once more on a fresh one.
 
-    A connection can die after asyncpg last looked at it (the server ended the session while
-    the loop was busy, before it read the goodbye). Running a read twice changes nothing, so
-    the client gets its answer instead of a 503. Writes are never retried: the first attempt
+    A connection can die while a statement runs on it (the server restarts, a failover, an
+    administrator ends the session). Running a read twice changes nothing, so the client
+    gets its answer instead of a 503. Writes are never retried: the first attempt
     may have reached the server and committed.
     """
     try:

@@ -14,6 +14,7 @@ import asyncpg
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
+from ..async_db import live_connection
 from ..database_errors import schema_behind, unavailable
 from ..dependencies import ResourcesDep
 from ..migrate import SchemaRevisions
@@ -91,7 +92,7 @@ async def readyz(resources: ResourcesDep, response: Response) -> Readiness:
         try:
             async with (
                 asyncio.timeout(settings.asyncpg_acquire_timeout),
-                pool.acquire() as conn,
+                live_connection(pool) as conn,
             ):
                 revision = await conn.fetchval(SCHEMA_REVISION)
         except TimeoutError:
