@@ -37,6 +37,8 @@ ITEMS = "tests/test_items_concurrency.py"
 FANOUT = "tests/test_fanout.py"
 FILES = "tests/test_files.py"
 BEYOND = "tests/test_lesson_beyond_routes.py"
+FAULTS = "tests/test_database_faults.py"
+BOUNCER = "tests/test_pgbouncer.py"
 REQUEST_ID = "tests/test_request_id.py"
 
 MUTANTS = (
@@ -261,7 +263,7 @@ MUTANTS = (
         edits=(
             edit(
                 "routes/health.py",
-                'if all(result == "ok" for result in results.values()):',
+                "if all(result in {OK, BUSY} for result in results.values()):",
                 "if True:",
             ),
         ),
@@ -277,8 +279,8 @@ MUTANTS = (
         edits=(
             edit(
                 "sync_db.py",
-                "if not self._slots.acquire(timeout=self._acquire_timeout):",
-                "if not self._slots.acquire(blocking=False):",
+                "remaining = deadline - time.monotonic()",
+                "remaining = 0.0",
             ),
         ),
         proofs=(
@@ -302,13 +304,11 @@ MUTANTS = (
         edits=(
             edit(
                 "items/async_repository.py",
-                "        async with pool.acquire(timeout=acquire_timeout) as conn:\n"
-                "            borrowed = True\n"
-                "            yield conn\n",
-                "        conn = await pool.acquire(timeout=acquire_timeout)\n"
-                "        borrowed = True\n"
-                "        yield conn\n"
-                "        await pool.release(conn)\n",
+                "        try:\n"
+                "            yield conn\n"
+                "        finally:\n"
+                "            await pool.release(conn)\n",
+                "        yield conn\n        await pool.release(conn)\n",
             ),
         ),
         proofs=(
@@ -319,8 +319,14 @@ MUTANTS = (
     Mutant(
         id="pool-closes-above-minimum",
         row="psycopg2 pool sizing",
-        description="psycopg2's pool closing connections above its minimum",
-        edits=(edit("sync_db.py", "self._pool.minconn = max_size", "pass"),),
+        description="connections closed on return instead of kept",
+        edits=(
+            edit(
+                "sync_db.py",
+                "keep = not conn.closed and not self._closing",
+                "keep = False and not self._closing",
+            ),
+        ),
         proofs=(f"{ITEMS}::test_the_psycopg2_pool_keeps_connections_opened_above_its_minimum",),
     ),
     Mutant(
@@ -578,8 +584,8 @@ MUTANTS = (
         edits=(
             edit(
                 "lifespan.py",
-                "cpu_pool = await asyncio.to_thread(CpuPool, settings.cpu_workers)",
-                "cpu_pool = CpuPool(settings.cpu_workers)",
+                "cpu_pool = await asyncio.to_thread(CpuPool, settings)",
+                "cpu_pool = CpuPool(settings)",
             ),
         ),
         proofs=(f"{BEYOND}::test_start_up_opens_its_blocking_resources_off_the_loop",),
@@ -700,6 +706,8 @@ MUTANTS = (
             "test_uploads_are_refused_with_507_while_the_volume_keeps_its_margin",
             "tests/test_file_space.py::test_a_margin_above_the_free_space_refuses_every_upload_with_507",
         ),
+    ),
+    Mutant(
         id="run-in-executor-without-context",
         row="a log line a request causes, from any thread or process",
         description="`run_in_executor` without `copy_context().run`",
@@ -724,5 +732,197 @@ MUTANTS = (
             ),
         ),
         proofs=(f"{REQUEST_ID}::test_every_place_a_request_runs_logs_its_request_id",),
+    ),
+    Mutant(
+        id="connect-unbounded",
+        row="waiting for a psycopg2 connection, connecting included",
+        description="a connect the acquire timeout does not bound",
+        edits=(
+            edit(
+                "sync_db.py",
+                "conn = opening.result(timeout=max(0.0, deadline - time.monotonic()))",
+                "conn = opening.result()",
+            ),
+        ),
+        proofs=(
+            f"{FAULTS}::test_the_acquire_timeout_bounds_connecting_to_a_server_that_never_answers",
+            f"{FAULTS}::test_giving_a_connection_back_never_waits_for_a_connect_in_progress",
+        ),
+    ),
+    Mutant(
+        id="connect-under-the-lock",
+        row="waiting for a psycopg2 connection, connecting included",
+        description="connecting under the pool's lock (as psycopg2's own pool does)",
+        edits=(
+            edit(
+                "sync_db.py",
+                "                        opening = self._connector.submit(self._connect)\n",
+                "                        opening = Future()\n"
+                "                        opening.set_result(self._connect())\n",
+            ),
+        ),
+        proofs=(
+            f"{FAULTS}::test_the_acquire_timeout_bounds_connecting_to_a_server_that_never_answers",
+            f"{FAULTS}::test_giving_a_connection_back_never_waits_for_a_connect_in_progress",
+        ),
+    ),
+    Mutant(
+        id="busy-is-down",
+        row="readiness while the pools are busy",
+        description="readiness that queues for a connection (busy becomes 503)",
+        edits=(edit("routes/health.py", "        if pool.busy:\n            return BUSY\n", ""),),
+        proofs=(f"{FAULTS}::test_readiness_says_busy_not_down_while_every_connection_is_borrowed",),
+    ),
+    Mutant(
+        id="psycopg2-trusts-idle-connections",
+        row="idle connections the server ended (restart, failover, `pg_terminate_backend`)",
+        description="psycopg2 connections handed out unchecked",
+        edits=(
+            edit(
+                "sync_db.py",
+                "    return not conn.closed and not socket_readable(conn.fileno())",
+                "    return not conn.closed",
+            ),
+        ),
+        proofs=(
+            f"{FAULTS}::test_idle_connections_the_server_ended_cost_no_request",
+            f"{FAULTS}::test_no_request_fails_once_a_restarted_server_accepts_again",
+        ),
+    ),
+    Mutant(
+        id="asyncpg-trusts-idle-connections",
+        row="idle connections the server ended (restart, failover, `pg_terminate_backend`)",
+        description="asyncpg connections handed out unchecked",
+        edits=(
+            edit(
+                "async_db.py",
+                "    return sock is not None and socket_readable(sock.fileno())",
+                "    return False",
+            ),
+        ),
+        proofs=(f"{FAULTS}::test_idle_connections_the_server_ended_cost_no_request",),
+    ),
+    Mutant(
+        id="read-not-retried",
+        row="a read whose connection dies under it",
+        description="no retry of a read",
+        edits=(
+            edit(
+                "items/async_repository.py",
+                "        if exc.__cause__ is None or not connection_broken(exc.__cause__):\n"
+                "            raise",
+                "        raise",
+            ),
+        ),
+        proofs=(
+            f"{FAULTS}::test_a_read_whose_connection_dies_under_it_runs_again_and_a_write_does_not",
+        ),
+    ),
+    Mutant(
+        id="write-retried",
+        row="a read whose connection dies under it",
+        description="a write retried like a read",
+        edits=(
+            edit(
+                "routes/async_items.py",
+                "    async with repository.connection("
+                "pool, settings.asyncpg_acquire_timeout) as conn:\n"
+                "        item = await repository.insert_item(conn, new)",
+                "    item = await repository.read(\n"
+                "        pool, settings.asyncpg_acquire_timeout, "
+                "lambda conn: repository.insert_item(conn, new)\n"
+                "    )",
+            ),
+        ),
+        proofs=(
+            f"{FAULTS}::test_a_read_whose_connection_dies_under_it_runs_again_and_a_write_does_not",
+        ),
+    ),
+    Mutant(
+        id="no-max-lifetime",
+        row="long-lived connections",
+        description="no maximum lifetime",
+        edits=(
+            edit(
+                "sync_db.py",
+                "if looks_alive(conn) and conn.expires_at > time.monotonic():",
+                "if looks_alive(conn):",
+            ),
+        ),
+        proofs=(f"{FAULTS}::test_a_psycopg2_connection_is_replaced_once_past_its_lifetime",),
+    ),
+    Mutant(
+        id="unnamed-connections",
+        row="long-lived connections",
+        description="asyncpg's connections left unnamed",
+        edits=(
+            edit(
+                "lifespan.py",
+                '        server_settings={"application_name": '
+                'f"{settings.database_application_name}/asyncpg"},\n',
+                "",
+            ),
+        ),
+        proofs=(f"{FAULTS}::test_every_connection_names_its_service_and_driver",),
+    ),
+    Mutant(
+        id="shutdown-waits-for-statements",
+        row="shutdown while psycopg2 statements run",
+        description="no cancel after the grace",
+        edits=(
+            edit(
+                "sync_db.py",
+                "                with suppress(psycopg2.Error):\n                    conn.cancel()",
+                "                pass",
+            ),
+        ),
+        proofs=(
+            f"{FAULTS}::test_closing_the_psycopg2_pool_cancels_what_still_runs_after_the_grace",
+        ),
+    ),
+    Mutant(
+        id="schema-errors-are-bugs",
+        row="a database without this release's schema",
+        description="undefined tables treated as bugs (a 500)",
+        edits=(
+            edit(
+                "database_errors.py",
+                "        return code[:2] in UNAVAILABLE_SQLSTATE_CLASSES"
+                " or code in SCHEMA_BEHIND_SQLSTATES",
+                "        return code[:2] in UNAVAILABLE_SQLSTATE_CLASSES",
+            ),
+        ),
+        proofs=(
+            f"{FAULTS}::test_an_unmigrated_database_is_not_ready_and_data_routes_answer_503_json",
+        ),
+    ),
+    Mutant(
+        id="statement-cache-on",
+        row="PgBouncer in transaction mode",
+        description="asyncpg's statement cache left on",
+        edits=(
+            edit(
+                "lifespan.py",
+                "        statement_cache_size=settings.asyncpg_statement_cache_size,\n",
+                "",
+            ),
+        ),
+        proofs=(f"{BOUNCER}::test_both_drivers_serve_items_through_pgbouncer_in_transaction_mode",),
+    ),
+    Mutant(
+        id="session-wide-timeout",
+        row="PgBouncer in transaction mode",
+        description="the timeout as a session-wide `SET`",
+        edits=(
+            edit(
+                "sync_db.py",
+                'else f"SET LOCAL statement_timeout = {round(statement_timeout * 1000)}; "',
+                'else f"SET statement_timeout = {round(statement_timeout * 1000)}; "',
+            ),
+        ),
+        proofs=(
+            f"{BOUNCER}::test_the_statement_timeout_holds_through_pgbouncer_and_leaves_nothing_behind"
+            "[/sync/items]",
+        ),
     ),
 )

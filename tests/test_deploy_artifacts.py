@@ -36,6 +36,8 @@ CI_COMMANDS = [
     "uv sync --locked",
     # promtool, for the generated suite's lint of /metrics (skipped, not passed, without it)
     "sudo apt-get update -qq && sudo apt-get install -y -qq prometheus",
+    # the generated suite's PgBouncer proofs start Debian's pgbouncer themselves
+    "sudo apt-get update -qq\nsudo apt-get install -y -qq --no-install-recommends pgbouncer\n",
     "uv run ruff check .",
     "uv run ruff format --check .",
     "uv run mypy",

@@ -24,6 +24,7 @@ from {{ cookiecutter.package_name }}.migrate import upgrade_to_head
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .harness import running_app, url_with_database
+from .pgbouncer import has_pgbouncer, running_pgbouncer
 
 
 @pytest.fixture(autouse=True)
@@ -62,19 +63,21 @@ def postgres_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def make_database(postgres_server_url: str) -> Iterator[Callable[[], str]]:
-    """Create migrated throwaway databases on demand; drop all of them at the end."""
+def make_database(postgres_server_url: str) -> Iterator[Callable[..., str]]:
+    """Create throwaway databases on demand, migrated unless `migrate=False`; drop all of
+    them at the end."""
     admin = psycopg2.connect(postgres_server_url)
     admin.autocommit = True
     created: list[str] = []
 
-    def make() -> str:
+    def make(*, migrate: bool = True) -> str:
         name = f"test_{{ cookiecutter.package_name }}_{secrets.token_hex(4)}"
         with admin.cursor() as cursor:
             cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         created.append(name)
         url = url_with_database(postgres_server_url, name)
-        upgrade_to_head(url)
+        if migrate:
+            upgrade_to_head(url)
         return url
 
     yield make
@@ -84,6 +87,16 @@ def make_database(postgres_server_url: str) -> Iterator[Callable[[], str]]:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
     admin.close()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(postgres_server_url: str) -> Iterator[str]:
+    """PgBouncer in transaction mode in front of the test server (tests/pgbouncer.py):
+    postgresql://postgres@127.0.0.1:<port>, add the database name."""
+    if not has_pgbouncer():
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer); CI installs it")
+    with running_pgbouncer(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

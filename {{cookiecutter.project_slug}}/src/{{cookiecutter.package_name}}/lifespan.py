@@ -23,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from .cpu_pool import CpuPool
 from .http_client import build_http_client
 from .metrics import Metrics, monitor_loop_lag, thread_token_gauges
+from .migrate import SchemaRevisions, schema_revisions
 from .settings import Settings
 from .sync_db import Psycopg2Pool
 
@@ -38,6 +39,8 @@ class Resources:
     # One place per psycopg2 connection, for `def` routes to wait on the loop (see
     # dependencies.wait_for_a_psycopg2_connection).
     psycopg2_places: anyio.Semaphore
+    # What /readyz compares the database's schema with.
+    schema: SchemaRevisions
     http_client: httpx.AsyncClient
     cpu_pool: CpuPool
 
@@ -70,6 +73,17 @@ async def close_asyncpg_pool(pool: "asyncpg.Pool[asyncpg.Record]", grace_seconds
         pool.terminate()
 
 
+async def close_pools(
+    asyncpg_pool: "asyncpg.Pool[asyncpg.Record]", psycopg2_pool: Psycopg2Pool, grace: float
+) -> None:
+    # Both at once, so shutdown waits one grace period, not one per pool. Past it, psycopg2's
+    # running statements are cancelled (the server stops them, and the connections close)
+    # and asyncpg's connections are terminated: bounded, whatever a query was doing.
+    async with asyncio.TaskGroup() as group:
+        group.create_task(close_asyncpg_pool(asyncpg_pool, grace))
+        group.create_task(asyncio.to_thread(psycopg2_pool.close, grace))
+
+
 def pool_gauges(resources: "Resources") -> Iterator[GaugeMetricFamily]:
     asyncpg_pool = resources.asyncpg_pool
     yield GaugeMetricFamily(
@@ -95,26 +109,35 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
         )
     size_thread_pools(settings)
 
+    schema = await asyncio.to_thread(schema_revisions)
     asyncpg_pool = await asyncpg.create_pool(
         settings.database_url,
         min_size=settings.asyncpg_pool_min_size,
         max_size=settings.asyncpg_pool_max_size,
         command_timeout=settings.asyncpg_command_timeout,
+        statement_cache_size=settings.asyncpg_statement_cache_size,
+        # A startup parameter PgBouncer passes on: every connection names its service.
+        server_settings={"application_name": f"{settings.database_application_name}/asyncpg"},
     )
-    stack.push_async_callback(close_asyncpg_pool, asyncpg_pool, settings.shutdown_timeout)
-
-    # Opening psycopg2 connections blocks: do it in a thread, not on the loop.
-    psycopg2_pool = await asyncio.to_thread(
-        Psycopg2Pool,
-        settings.database_url,
-        min_size=settings.psycopg2_pool_min_size,
-        max_size=settings.psycopg2_pool_max_size,
-        acquire_timeout=settings.psycopg2_acquire_timeout,
-        connect_timeout=settings.psycopg2_connect_timeout,
-        # Set once per connection at connect time: no extra round trip per statement.
-        options=f"-c statement_timeout={round(settings.psycopg2_statement_timeout * 1000)}",
-    )
-    stack.push_async_callback(asyncio.to_thread, psycopg2_pool.close)
+    try:
+        # Opening psycopg2 connections blocks: do it in a thread, not on the loop.
+        psycopg2_pool = await asyncio.to_thread(
+            Psycopg2Pool,
+            settings.database_url,
+            min_size=settings.psycopg2_pool_min_size,
+            max_size=settings.psycopg2_pool_max_size,
+            acquire_timeout=settings.psycopg2_acquire_timeout,
+            max_lifetime=settings.psycopg2_max_lifetime,
+            # Sent with each statement (SET LOCAL), not as the `options` startup parameter,
+            # which PgBouncer refuses: see sync_db.py.
+            statement_timeout=settings.psycopg2_statement_timeout,
+            connect_timeout=settings.psycopg2_connect_timeout,
+            application_name=f"{settings.database_application_name}/psycopg2",
+        )
+    except BaseException:
+        await close_asyncpg_pool(asyncpg_pool, settings.shutdown_timeout)
+        raise
+    stack.push_async_callback(close_pools, asyncpg_pool, psycopg2_pool, settings.shutdown_timeout)
 
     # One client for the whole process: it owns the connection pool to upstreams. Building
     # it loads the CA bundle from disk, so that happens in a thread.
@@ -133,6 +156,7 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
         asyncpg_pool=asyncpg_pool,
         psycopg2_pool=psycopg2_pool,
         psycopg2_places=anyio.Semaphore(settings.psycopg2_pool_max_size),
+        schema=schema,
         http_client=http_client,
         cpu_pool=cpu_pool,
     )

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     asyncpg_pool_max_size: int = Field(default=10, ge=1, le=1000)
     asyncpg_acquire_timeout: PositiveSeconds = 5.0
     asyncpg_command_timeout: PositiveSeconds = 30.0
+    # Prepared statements asyncpg keeps per connection. 0 behind PgBouncer < 1.21 in
+    # transaction mode, where the next statement may reach a server connection that never
+    # prepared it (docs/deployment.md).
+    asyncpg_statement_cache_size: int = Field(default=100, ge=0, le=10000)
 
     psycopg2_pool_min_size: int = Field(default=10, ge=0, le=1000)
     psycopg2_pool_max_size: int = Field(default=10, ge=1, le=1000)
@@ -78,6 +82,16 @@ class Settings(BaseSettings):
     # psycopg2 has no per-call timeout: the server cancels a statement that runs longer,
     # so a hung query frees its thread and its connection instead of holding them for ever.
     psycopg2_statement_timeout: PositiveSeconds = 30.0
+    # A psycopg2 connection is replaced after this long (asyncpg replaces its own after
+    # 50,000 queries or 300 s idle), so server-side memory and a PgBouncer or failover
+    # behind a load balancer get fresh connections too.
+    psycopg2_max_lifetime: PositiveSeconds = 3600.0
+
+    # Both pools name their connections "<this>/asyncpg" and "<this>/psycopg2" in
+    # pg_stat_activity (at most 63 bytes in all).
+    database_application_name: str = Field(
+        default="{{ cookiecutter.project_slug }}", min_length=1, max_length=50, pattern=r"^[ -~]+$"
+    )
 
     # The shared outbound client (http_client.py). Its aiohttp transport has no write
     # timeout and no keep-alive count, so neither is a setting.

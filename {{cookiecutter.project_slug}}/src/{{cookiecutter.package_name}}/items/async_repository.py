@@ -7,18 +7,19 @@ asyncpg opens a transaction only when asked to (`conn.transaction()`): no BEGIN 
 round trips. The statements are prepared once per connection and cached by asyncpg.
 """
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeAlias
+from typing import TypeVar
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
+from ..async_db import Connection, Pool, acquire_live
+from ..database_errors import connection_broken, database_unavailable, unavailable
 from ..errors import DatabaseUnavailable
 from .schemas import Item, ItemIn, ItemPage
 
-# A string: asyncpg's proxy class is generic only in its type stubs.
-Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+T = TypeVar("T")
 
 INSERT = """
     INSERT INTO items (name, price) VALUES ($1, $2)
@@ -39,43 +40,51 @@ DELETE = """
     DELETE FROM items WHERE id = $1
 """
 
-# SQLSTATE classes that mean "the database cannot serve us now", not "this query is wrong":
-# connection exception, transaction rollback (serialisation, deadlock), insufficient
-# resources, object not in prerequisite state (lock timeout), operator intervention
-# (shutdown, cancel, statement timeout), system error.
-UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
-
-
-def connection_lost(exc: Exception) -> bool:
-    if isinstance(exc, asyncpg.PostgresError):
-        return exc.sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES
-    # TimeoutError: ASYNCPG_COMMAND_TIMEOUT; the others: the connection broke mid-query.
-    return isinstance(
-        exc, TimeoutError | OSError | asyncpg.InterfaceError | asyncpg.InternalClientError
-    )
-
 
 @asynccontextmanager
-async def connection(
-    pool: "asyncpg.Pool[asyncpg.Record]", acquire_timeout: float
-) -> AsyncIterator[Connection]:
-    """Borrow a connection, waiting at most `acquire_timeout` for a free one.
+async def connection(pool: Pool, acquire_timeout: float) -> AsyncIterator[Connection]:
+    """Borrow a live connection (async_db.py), waiting at most `acquire_timeout`.
 
-    It goes back to the pool on every path (asyncpg shields the release from cancellation).
-    Failures that mean the database cannot serve us become DatabaseUnavailable (503);
-    anything else is a bug and stays a 500.
+    It goes back to the pool on every path. Failures that mean the database cannot serve us
+    become DatabaseUnavailable (503); anything else is a bug and stays a 500.
     """
     borrowed = False
     try:
-        async with pool.acquire(timeout=acquire_timeout) as conn:
-            borrowed = True
+        async with asyncio.timeout(acquire_timeout):
+            conn = await acquire_live(pool)
+        borrowed = True
+        try:
             yield conn
+        finally:
+            await pool.release(conn)
     except Exception as exc:
         # Before we hold a connection, every failure is about getting one: the pool is
         # exhausted (TimeoutError) or (re)connecting failed.
-        if not borrowed or connection_lost(exc):
-            raise DatabaseUnavailable("database unavailable") from exc
+        if not borrowed or unavailable(exc):
+            raise database_unavailable(exc) from exc
         raise
+
+
+async def read(
+    pool: Pool,
+    acquire_timeout: float,
+    query: Callable[[Connection], Awaitable[T]],
+) -> T:
+    """Run an idempotent read; if its connection died under it, once more on a fresh one.
+
+    A connection can die while a statement runs on it (the server restarts, a failover, an
+    administrator ends the session). Running a read twice changes nothing, so the client
+    gets its answer instead of a 503. Writes are never retried: the first attempt
+    may have reached the server and committed.
+    """
+    try:
+        async with connection(pool, acquire_timeout) as conn:
+            return await query(conn)
+    except DatabaseUnavailable as exc:
+        if exc.__cause__ is None or not connection_broken(exc.__cause__):
+            raise
+    async with connection(pool, acquire_timeout) as conn:
+        return await query(conn)
 
 
 def to_item(row: asyncpg.Record) -> Item:

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
-from ..errors import DatabaseUnavailable
+from ..database_errors import database_unavailable, unavailable
 from ..sync_db import Psycopg2Pool
 from .schemas import Item, ItemIn, ItemPage
 
@@ -45,19 +45,14 @@ DELETE = """
 """
 
 
-def connection_lost(exc: Exception, conn: psycopg2.extensions.connection) -> bool:
-    # OperationalError: the server went away, refused us, shut down, cancelled or timed out
-    # the statement; InterfaceError: the connection was already closed.
-    return isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError) or bool(conn.closed)
-
-
 @contextmanager
 def autocommit_cursor(pool: Psycopg2Pool) -> Iterator[psycopg2.extensions.cursor]:
     """A cursor on a borrowed connection in autocommit mode (see the module docstring).
 
-    The connection goes back to the pool on every path; a broken one is discarded, not
-    returned (Psycopg2Pool). Failures that mean the database cannot serve us become
-    DatabaseUnavailable (503); anything else is a bug and stays a 500.
+    The connection goes back to the pool on every path; a broken one is closed, not
+    returned, and the pool never hands out one whose server already hung up (Psycopg2Pool).
+    Failures that mean the database cannot serve us become DatabaseUnavailable (503);
+    anything else is a bug and stays a 500.
     """
     conn: psycopg2.extensions.connection | None = None
     try:
@@ -73,8 +68,8 @@ def autocommit_cursor(pool: Psycopg2Pool) -> Iterator[psycopg2.extensions.cursor
     except Exception as exc:
         # Before we hold a connection, every failure is about getting one: none came free
         # within PSYCOPG2_ACQUIRE_TIMEOUT, or connecting failed.
-        if conn is None or connection_lost(exc, conn):
-            raise DatabaseUnavailable("database unavailable") from exc
+        if conn is None or unavailable(exc) or conn.closed:
+            raise database_unavailable(exc) from exc
         raise
 
 

@@ -42,16 +42,22 @@ async def list_async_items(
 ) -> ItemPage:
     # `async def`: one awaited SELECT. The connection goes back to the pool before the
     # response is serialised, so a slow client never holds it.
-    async with repository.connection(pool, settings.asyncpg_acquire_timeout) as conn:
-        return await repository.list_items(conn, limit, offset)
+    # A read: retried once on a fresh connection if its connection turns out dead.
+    return await repository.read(
+        pool,
+        settings.asyncpg_acquire_timeout,
+        lambda conn: repository.list_items(conn, limit, offset),
+    )
 
 
 @router.get("/{item_id}", responses=NOT_FOUND)
 async def read_async_item(item_id: ItemId, pool: AsyncpgPool, settings: SettingsDep) -> Item:
     # `async def`: while PostgreSQL answers, this request costs the loop nothing; a
     # thousand of them wait at once on one thread (up to the pool size in the database).
-    async with repository.connection(pool, settings.asyncpg_acquire_timeout) as conn:
-        return found(await repository.get_item(conn, item_id))
+    item = await repository.read(
+        pool, settings.asyncpg_acquire_timeout, lambda conn: repository.get_item(conn, item_id)
+    )
+    return found(item)
 
 
 @router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE})

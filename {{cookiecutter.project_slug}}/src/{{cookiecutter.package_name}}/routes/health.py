@@ -1,28 +1,31 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes.
+
+Readiness answers one question: can this pod serve its data routes? Down, unreachable or a
+schema behind this release: no (503, the pod leaves the Service until it recovers). Busy:
+yes. Every connection being borrowed means the database answers; a 503 then would take every
+replica out of the Service at once, under exactly the load they exist for, so busy is 200
+with the fact in the body, and the probe does not queue for a connection.
+"""
 
 import asyncio
 from typing import Literal
 
 import asyncpg
-import psycopg2
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
+from ..async_db import live_connection
+from ..database_errors import schema_behind, unavailable
 from ..dependencies import ResourcesDep
-from ..sync_db import PoolTimeoutError
+from ..migrate import SchemaRevisions
+from ..sync_db import PoolTimeoutError, Psycopg2Pool
 
 router = APIRouter(tags=["health"])
 
-# Errors that mean "the database cannot serve us right now", as opposed to bugs.
-ASYNCPG_UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    # what asyncpg raises on a connection whose server ended it mid-protocol
-    asyncpg.InternalClientError,
-)
-PSYCOPG2_UNAVAILABLE = (OSError, TimeoutError, psycopg2.Error, PoolTimeoutError)
+# Alembic's own table: one row, the revision the database is at.
+SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
+OK = "ok"
+BUSY = "busy"
 
 
 class Liveness(BaseModel):
@@ -31,6 +34,8 @@ class Liveness(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
+    # Per driver: "ok", "busy" (every connection borrowed: still ready), "unavailable: ..."
+    # or "schema behind: ...".
     checks: dict[str, str]
 
 
@@ -41,29 +46,79 @@ async def healthz() -> Liveness:
     return Liveness()
 
 
+def verdict(revision: str | None, schema: SchemaRevisions) -> str:
+    if schema.behind(revision):
+        return f"schema behind: at {revision or 'nothing'}, this release needs {schema.head}"
+    return OK
+
+
+def failure(exc: Exception) -> str:
+    if schema_behind(exc):
+        return "schema behind: not migrated"
+    if unavailable(exc):
+        return f"unavailable: {type(exc).__name__}"
+    raise exc  # a bug in this service: a 500, not a verdict on the database
+
+
+def asyncpg_busy(pool: "asyncpg.Pool[asyncpg.Record]", max_size: int) -> bool:
+    return pool.get_idle_size() == 0 and pool.get_size() >= max_size
+
+
+def psycopg2_revision(pool: Psycopg2Pool) -> str | None:
+    """Blocking: runs in a thread. One round trip (autocommit: no BEGIN, no ROLLBACK)."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(SCHEMA_REVISION)
+                row = cursor.fetchone()
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+    return None if row is None else str(row[0])
+
+
 @router.get(
     "/readyz",
     responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Readiness}},
 )
 async def readyz(resources: ResourcesDep, response: Response) -> Readiness:
-    timeout = resources.settings.asyncpg_acquire_timeout
+    settings = resources.settings
 
     async def asyncpg_check() -> str:
+        pool = resources.asyncpg_pool
+        if asyncpg_busy(pool, settings.asyncpg_pool_max_size):
+            return BUSY
         try:
-            async with asyncio.timeout(timeout):
-                await resources.asyncpg_pool.fetchval("SELECT 1")
-        except ASYNCPG_UNAVAILABLE as exc:
-            return f"unavailable: {type(exc).__name__}"
-        return "ok"
+            async with (
+                asyncio.timeout(settings.asyncpg_acquire_timeout),
+                live_connection(pool) as conn,
+            ):
+                revision = await conn.fetchval(SCHEMA_REVISION)
+        except TimeoutError:
+            # The pool filled up while this probe waited: busy, not down.
+            return (
+                BUSY
+                if asyncpg_busy(pool, settings.asyncpg_pool_max_size)
+                else failure(TimeoutError())
+            )
+        except Exception as exc:
+            return failure(exc)
+        return verdict(revision, resources.schema)
 
     async def psycopg2_check() -> str:
+        pool = resources.psycopg2_pool
+        if pool.busy:
+            return BUSY
         try:
-            # psycopg2 blocks; bridge it to a thread so the loop keeps serving.
-            async with asyncio.timeout(timeout):
-                await asyncio.to_thread(resources.psycopg2_pool.ping)
-        except PSYCOPG2_UNAVAILABLE as exc:
-            return f"unavailable: {type(exc).__name__}"
-        return "ok"
+            # psycopg2 blocks; bridge it to a thread so the loop keeps serving. The pool
+            # bounds the wait (PSYCOPG2_ACQUIRE_TIMEOUT, connecting included).
+            revision = await asyncio.to_thread(psycopg2_revision, pool)
+        except PoolTimeoutError:
+            return BUSY  # every connection borrowed for the whole wait
+        except Exception as exc:
+            return failure(exc)
+        return verdict(revision, resources.schema)
 
     # Both drivers are checked at the same time: the probe costs one round trip, not two.
     async with asyncio.TaskGroup() as group:
@@ -72,7 +127,7 @@ async def readyz(resources: ResourcesDep, response: Response) -> Readiness:
             "psycopg2": group.create_task(psycopg2_check()),
         }
     results = {name: task.result() for name, task in checks.items()}
-    if all(result == "ok" for result in results.values()):
+    if all(result in {OK, BUSY} for result in results.values()):
         return Readiness(status="ready", checks=results)
     response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Readiness(status="unavailable", checks=results)
