@@ -302,7 +302,7 @@ def test_pre_commit_runs_the_checks_ci_runs_and_its_template_holds_no_jinja(
     hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
     entries = {hook["entry"] for hook in hooks if "entry" in hook}
     # Each lint step of CI, by the same locked tool, on the same files.
-    for command in CI_COMMANDS[1:-1]:
+    for command in [c for c in CI_COMMANDS if c.startswith("uv run ")][:-1]:
         tool = command.removeprefix("uv run ").removesuffix(" .")
         assert f"uv run --locked {tool}" in entries, command
     assert "uv-lock" in {hook["id"] for hook in hooks}
