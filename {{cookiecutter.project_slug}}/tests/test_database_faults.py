@@ -304,10 +304,7 @@ async def two_each(
     settings = make_settings(
         database_url=url,
         cpu_workers=1,
-        asyncpg_pool_min_size=2,
-        asyncpg_pool_max_size=2,
-        psycopg2_pool_min_size=2,
-        psycopg2_pool_max_size=2,
+        **pool_sizes(2, 2),
         database_application_name=unique_name("two"),
     )
     async for app in start_app(settings):
@@ -402,10 +399,7 @@ async def test_no_request_fails_once_a_restarted_server_accepts_again(
         settings = make_settings(
             database_url=url,
             cpu_workers=1,
-            asyncpg_pool_min_size=2,
-            asyncpg_pool_max_size=2,
-            psycopg2_pool_min_size=2,
-            psycopg2_pool_max_size=2,
+            **pool_sizes(2, 2),
         )
         async for app in start_app(settings):
             await asyncio.to_thread(restart, server)
