@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     # extra="ignore": .env is shared with docker compose, which reads POSTGRES_PASSWORD.
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
+    # ---- server ----
+    # Processes `python -m {{ cookiecutter.package_name }}` serves the port with, each a whole copy
+    # of the service: its own loop, pools, threads, CPU processes and database connections.
+    # 1 per container on Kubernetes: scale with pods, which the HPA, the probes and the
+    # connection budget count. More where one process must use several cores (compose on a
+    # many-core VM): see workers.py.
+    workers: int = Field(default=1, ge=1, le=64)
+
     # Unset: `python -m {{ cookiecutter.package_name }}` starts an embedded PostgreSQL.
     database_url: PostgresURL | None = None
     upstream_url: HttpUrl = HttpUrl("http://127.0.0.1:8081")
