@@ -6,6 +6,7 @@ until both have answered (a bound, not a measurement).
 """
 
 import asyncio
+import os
 import re
 import signal
 import time
@@ -16,6 +17,9 @@ import httpx
 import psutil
 import pytest
 
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.workers import worker_environment
+
 from .stub import running_stub
 from .test_shutdown import CLOSE_MARGIN, Server, connections_left, connections_to, serving
 
@@ -23,9 +27,10 @@ WORKERS = 2
 # tests/test_shutdown.py's `serving` opens this many connections per pool in each process.
 POOL_MIN_SIZE = 2
 ROUTE = "/lesson/request-id"
-COUNTED = f'http_requests_total{{method="GET",route="{ROUTE}",status="200"}} '
-# Enough tries that both workers answer some of them: each try is a coin toss or better.
-PATIENCE = 200
+COUNTED = 'http_requests_total{method="GET",route="' + ROUTE + '",status="200"} '
+# Enough tries that both workers answer some of them once both have started.
+PATIENCE = 400
+BATCH = 8
 
 
 @pytest.fixture
@@ -38,6 +43,29 @@ def files_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "files"
     directory.mkdir()
     return directory
+
+
+def test_workers_are_spawned_with_what_python_m_resolved_and_a_fresh_metrics_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The embedded database and the development stub exist only in `python -m`'s process,
+    # as resolved settings: the workers build theirs from the environment.
+    for name in ("DATABASE_URL", "UPSTREAM_URL", "PROMETHEUS_MULTIPROC_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    resolved = Settings(
+        _env_file=None,
+        database_url="postgresql://postgres@/postgres?host=/tmp/pgdata",
+        upstream_url="http://127.0.0.1:40123/",
+    )
+    with worker_environment(resolved):
+        in_a_worker = Settings(_env_file=None)
+        directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        assert list(directory.iterdir()) == []
+    assert in_a_worker.database_url == resolved.database_url
+    assert in_a_worker.upstream_url == resolved.upstream_url
+    assert not directory.exists()
+    for name in ("DATABASE_URL", "UPSTREAM_URL", "PROMETHEUS_MULTIPROC_DIR"):
+        assert name not in os.environ
 
 
 def fresh_connections() -> httpx.Limits:
@@ -85,19 +113,23 @@ async def test_two_workers_answer_with_their_own_pools_and_metrics_count_every_r
             service_database, files_dir, stub.url, 5.0, {"WORKERS": str(WORKERS)}
         ) as server:
             workers = await asyncio.to_thread(worker_pids, server)
-            connections = await asyncio.to_thread(connections_to, service_database)
             async with httpx.AsyncClient(
                 base_url=server.url, limits=fresh_connections(), timeout=30
             ) as client:
                 # Which worker answered, and which process of its own CPU pool ran the work.
+                # Batches at once: while one worker is busy, the other accepts. (The server
+                # was ready when one worker was: the other may still be starting.)
                 answered: dict[int, set[int]] = {}
                 sent = 0
-                while len(answered) < WORKERS or sent < 20:
+                while len(answered) < WORKERS:
                     assert sent < PATIENCE, f"only {set(answered)} answered {sent} requests"
-                    places = (await client.get(ROUTE)).json()["places"]
-                    sent += 1
-                    pid = {place["place"]: place["pid"] for place in places}
-                    answered.setdefault(pid["async def route"], set()).add(pid["process pool"])
+                    batch = await asyncio.gather(*(client.get(ROUTE) for _ in range(BATCH)))
+                    sent += BATCH
+                    for response in batch:
+                        pid = {place["place"]: place["pid"] for place in response.json()["places"]}
+                        answered.setdefault(pid["async def route"], set()).add(pid["process pool"])
+                # Both have started: both lifespans have opened their pools.
+                connections = await asyncio.to_thread(connections_to, service_database)
 
                 scrapes: dict[int, str] = {}
                 tries = 0
@@ -126,7 +158,7 @@ async def test_two_workers_answer_with_their_own_pools_and_metrics_count_every_r
     # Each worker its own two pools, opened by its own lifespan.
     assert connections == WORKERS * 2 * POOL_MIN_SIZE
     for worker, text in scrapes.items():
-        assert sample(text, f'asyncpg_pool_connections{{pid="{worker}"}} ') == POOL_MIN_SIZE
+        assert sample(text, "asyncpg_pool_connections{" + f'pid="{worker}"' + "} ") == POOL_MIN_SIZE
 
 
 async def test_sigterm_drains_every_worker_and_removes_the_metrics_directory(
