@@ -511,7 +511,9 @@ def test_kubernetes_sizes_the_process_pool_to_the_cpu_limit(project: Baked) -> N
     # CPU_WORKERS defaults to os.cpu_count(), which sees the node's cores, not the pod's limit.
     api = api_container(project)
     assert "CPU_WORKERS" in settings_fields(project)
-    workers = int(container_env(api)["CPU_WORKERS"]["value"])
+    env = container_env(api)
+    # Each uvicorn worker process (WORKERS) has a CPU pool of its own.
+    workers = int(env["WORKERS"]["value"]) * int(env["CPU_WORKERS"]["value"])
     assert workers == int(api["resources"]["limits"]["cpu"])
 
 
