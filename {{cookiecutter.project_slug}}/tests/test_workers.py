@@ -68,6 +68,12 @@ def test_workers_are_spawned_with_what_python_m_resolved_and_a_fresh_metrics_dir
         assert name not in os.environ
 
 
+def two_workers(files_dir: Path) -> dict[str, str]:
+    # TMPDIR: a test ends a failed server with SIGKILL, which leaves the metrics directory
+    # behind; then it is left in pytest's temporary directory, not in /tmp.
+    return {"WORKERS": str(WORKERS), "TMPDIR": str(files_dir.parent)}
+
+
 def fresh_connections() -> httpx.Limits:
     """No keep-alive: each request is a new connection, which either worker may accept."""
     return httpx.Limits(max_keepalive_connections=0)
@@ -110,7 +116,7 @@ async def test_two_workers_answer_with_their_own_pools_and_metrics_count_every_r
 ) -> None:
     with running_stub() as stub:
         async with serving(
-            service_database, files_dir, stub.url, 5.0, {"WORKERS": str(WORKERS)}
+            service_database, files_dir, stub.url, 5.0, two_workers(files_dir)
         ) as server:
             workers = await asyncio.to_thread(worker_pids, server)
             async with httpx.AsyncClient(
@@ -167,7 +173,7 @@ async def test_sigterm_drains_every_worker_and_removes_the_metrics_directory(
     grace = 8.0
     with running_stub() as stub:
         async with serving(
-            service_database, files_dir, stub.url, grace, {"WORKERS": str(WORKERS)}
+            service_database, files_dir, stub.url, grace, two_workers(files_dir)
         ) as server:
             workers = await asyncio.to_thread(worker_pids, server)
             metrics_dir, mode = await asyncio.to_thread(metrics_directory, workers)
