@@ -495,20 +495,25 @@ def test_kubernetes_fits_the_documented_connection_budget(project: Baked) -> Non
         default = default_value(fields[name])
         assert isinstance(default, int)
         per_pod += int(env[name]["value"]) if name in env else default
+    # Each uvicorn worker process opens both pools (`python -m <package>` with WORKERS).
+    workers = int(env["WORKERS"]["value"]) if "WORKERS" in env else default_value(fields["WORKERS"])
+    assert isinstance(workers, int)
     max_replicas = manifest(project, "hpa.yaml")["spec"]["maxReplicas"]
     surge = manifest(project, "deployment.yaml")["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
-    # One uvicorn process per pod (`python -m <package>`), so workers = 1.
-    peak = (max_replicas + surge) * 1 * per_pod + 1 + CONNECTION_HEADROOM
+    peak = (max_replicas + surge) * workers * per_pod + 1 + CONNECTION_HEADROOM
     assert peak <= POSTGRES_USABLE_CONNECTIONS
     doc = project.text("docs/deployment.md")
     assert f"maxReplicas: {max_replicas}" in doc or f"maxReplicas = {max_replicas}" in doc
+    assert f"x {workers} worker" in doc
 
 
 def test_kubernetes_sizes_the_process_pool_to_the_cpu_limit(project: Baked) -> None:
     # CPU_WORKERS defaults to os.cpu_count(), which sees the node's cores, not the pod's limit.
     api = api_container(project)
     assert "CPU_WORKERS" in settings_fields(project)
-    workers = int(container_env(api)["CPU_WORKERS"]["value"])
+    env = container_env(api)
+    # Each uvicorn worker process (WORKERS) has a CPU pool of its own.
+    workers = int(env["WORKERS"]["value"]) * int(env["CPU_WORKERS"]["value"])
     assert workers == int(api["resources"]["limits"]["cpu"])
 
 

@@ -10,6 +10,9 @@ from {{ cookiecutter.package_name }}.settings import Settings, describe_error
 INVALID_ENVIRONMENT = {
     "port-not-a-number": ({"PORT": "http"}, "PORT"),
     "port-out-of-range": ({"PORT": "70000"}, "PORT"),
+    "workers-not-a-number": ({"WORKERS": "auto"}, "WORKERS"),
+    "no-workers": ({"WORKERS": "0"}, "WORKERS"),
+    "workers-beyond-the-bound": ({"WORKERS": "65"}, "WORKERS"),
     "database-url-other-scheme": ({"DATABASE_URL": "mysql://db/app"}, "DATABASE_URL"),
     "database-url-driver-suffix": (
         {"DATABASE_URL": "postgresql+asyncpg://db/app"},

@@ -67,7 +67,11 @@ class Server:
 
 @asynccontextmanager
 async def serving(
-    database_url: str, files_dir: Path, upstream_url: str, shutdown_timeout: float
+    database_url: str,
+    files_dir: Path,
+    upstream_url: str,
+    shutdown_timeout: float,
+    extra_environment: dict[str, str] | None = None,
 ) -> AsyncIterator[Server]:
     port = free_port()
     environment = {
@@ -85,6 +89,7 @@ async def serving(
         "CPU_WORKERS": "1",
         "ASYNCPG_POOL_MIN_SIZE": "2",
         "PSYCOPG2_POOL_MIN_SIZE": "2",
+        **(extra_environment or {}),
     }
     # cwd: a directory without the project's .env, so only the settings above apply.
     process = await asyncio.create_subprocess_exec(

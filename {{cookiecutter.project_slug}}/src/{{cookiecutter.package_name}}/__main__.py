@@ -5,10 +5,12 @@ with nothing but Python gets a running service; `serve` then also starts the ups
 when UPSTREAM_URL is unset too, so every route works. A set DATABASE_URL is always used as
 given, and `serve` then leaves migrations to the deploy step (`migrate`), where one job runs
 them. The embedded server is a development dependency: without it (the production image),
-DATABASE_URL is required.
+DATABASE_URL is required. WORKERS > 1 serves the port with that many processes
+(workers.py).
 """
 
 import argparse
+import functools
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -24,6 +26,7 @@ from .embedded_db import EmbeddedPostgresMissingError, embedded_postgres
 from .log_config import configure_logging
 from .migrate import upgrade_to_head
 from .settings import Settings, describe_error
+from .workers import WORKER_APP, worker_environment
 
 logger = logging.getLogger("{{ cookiecutter.package_name }}")
 
@@ -83,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> None:
-    uvicorn.run(
-        create_app(settings),
+    run = functools.partial(
+        uvicorn.run,
         host=settings.host,
         port=settings.port,
         # None: keep the logging set up above (uvicorn's default would replace it).
@@ -94,6 +97,12 @@ def serve(settings: Settings) -> None:
         # seconds as a float: int() would make a 0.5 s grace 0, cancelling every request.
         timeout_graceful_shutdown=cast(int, settings.shutdown_timeout),
     )
+    if settings.workers == 1:
+        # The app object itself: the settings resolved above reach it without the environment.
+        run(create_app(settings))
+        return
+    with worker_environment(settings):
+        run(WORKER_APP, factory=True, workers=settings.workers)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,8 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
             "DATABASE_URL is not set. `python -m {{ cookiecutter.package_name }}` starts an "
             "embedded PostgreSQL for you; a server started any other way needs DATABASE_URL."
         )
+    # First in, so last out: after the pools have closed, this worker leaves the live sums.
+    stack.callback(metrics.forget_this_process)
     size_thread_pools(settings)
 
     schema = await asyncio.to_thread(schema_revisions)

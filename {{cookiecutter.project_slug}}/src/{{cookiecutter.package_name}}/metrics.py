@@ -1,15 +1,21 @@
 """Prometheus metrics for the concurrency model: is the loop free, are the threads busy?
 
 Each app gets its own registry, so several apps in one process (tests) never collide.
+With WORKERS > 1 (workers.py), each worker process writes its counters, histograms and
+in-progress gauge to files in PROMETHEUS_MULTIPROC_DIR, and /metrics, whichever worker
+answers it, adds up the files of all of them.
 """
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import anyio.to_thread
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +30,8 @@ KNOWN_METHODS = frozenset(
 OTHER_METHOD = "other"
 # One value for every path no route matched (404s): the raw path would be a label per URL.
 UNMATCHED_ROUTE = "unmatched"
+# prometheus_client's own variable: set, every metric of the process lives in files there.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def method_label(method: str) -> str:
@@ -39,43 +47,89 @@ def route_label(scope: Scope) -> str:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        directory = os.environ.get(MULTIPROCESS_DIR)
+        self.multiprocess_dir = Path(directory) if directory else None
+        owner: CollectorRegistry | None = self.registry
+        if self.multiprocess_dir is not None:
+            forget_dead_processes(self.multiprocess_dir)
+            # prometheus_client's multiprocess module has no annotations.
+            MultiProcessCollector(self.registry, path=str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
+            # The collector reads this process's figures from its files too: registering the
+            # metrics as well would export them twice.
+            owner = None
         self.loop_lag = Histogram(
             "event_loop_lag_seconds",
             "How late the loop woke a sleeping probe: time something blocked the loop.",
             buckets=LAG_BUCKETS,
-            registry=self.registry,
+            registry=owner,
         )
         self.requests = Counter(
             "http_requests",
             "Requests answered, by route template and status.",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=owner,
         )
         self.latency = Histogram(
             "http_request_duration_seconds",
             "Time from request to the end of the response, by route template.",
             ["method", "route"],
-            registry=self.registry,
+            registry=owner,
         )
         # What a draining server still owes: watched during a rollout, it should reach 0
-        # within SHUTDOWN_TIMEOUT.
+        # within SHUTDOWN_TIMEOUT. livesum: across workers, the live processes' sum (one
+        # process: ignored).
         self.in_progress = Gauge(
             "http_requests_in_progress",
             "Requests received and not yet answered.",
-            registry=self.registry,
+            registry=owner,
+            multiprocess_mode="livesum",
         )
 
     def watch(self, gauges: Callable[[], Iterator[GaugeMetricFamily]]) -> None:
-        """Export gauges read at scrape time (pool sizes, thread tokens)."""
-        self.registry.register(_ScrapeTimeGauges(gauges))
+        """Export gauges read at scrape time (pool sizes, thread tokens).
+
+        They read this process's objects, so with several workers they describe the worker
+        that answers the scrape only, labelled with its pid (prometheus_client cannot add
+        them up across processes)."""
+        pid = str(os.getpid()) if self.multiprocess_dir is not None else None
+        self.registry.register(_ScrapeTimeGauges(gauges, pid))
+
+    def forget_this_process(self) -> None:
+        """At a worker's exit: its in-progress gauge leaves the sum (counters stay in it)."""
+        if self.multiprocess_dir is not None:
+            _mark_process_dead(os.getpid(), self.multiprocess_dir)
+
+
+def forget_dead_processes(directory: Path) -> None:
+    """A worker that crashed never forgot itself: its in-progress count would stay in the sum
+    for ever. Each new worker (uvicorn replaces dead ones) drops the gauges of dead pids."""
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _mark_process_dead(pid, directory)
+        except PermissionError:
+            pass  # alive, someone else's
+
+
+def _mark_process_dead(pid: int, directory: Path) -> None:
+    mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
 
 
 class _ScrapeTimeGauges(Collector):
-    def __init__(self, gauges: Callable[[], Iterator[GaugeMetricFamily]]) -> None:
+    def __init__(self, gauges: Callable[[], Iterator[GaugeMetricFamily]], pid: str | None) -> None:
         self._gauges = gauges
+        self._pid = pid
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        return self._gauges()
+        for family in self._gauges():
+            if self._pid is not None:
+                family.samples = [
+                    sample._replace(labels={**sample.labels, "pid": self._pid})
+                    for sample in family.samples
+                ]
+            yield family
 
 
 def thread_token_gauges() -> Iterator[GaugeMetricFamily]:

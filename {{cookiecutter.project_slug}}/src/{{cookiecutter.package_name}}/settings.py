@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # -- Server and logging --
+    # Processes `python -m {{ cookiecutter.package_name }}` serves the port with, each a whole copy
+    # of the service: its own loop, pools, threads, CPU processes and database connections.
+    # 1 per container on Kubernetes: scale with pods, which the HPA, the probes and the
+    # connection budget count. More where one process must use several cores (compose on a
+    # many-core VM): see workers.py.
+    workers: int = Field(default=1, ge=1, le=64)
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default={{ cookiecutter.http_port }}, ge=1, le=65535)
     log_level: LogLevel = "info"
