@@ -437,7 +437,7 @@ def test_commands_name_the_real_package(project: Baked) -> None:
     services = project.yaml("docker-compose.yml")["services"]
     assert services["app"]["command"] == ["python", "-m", package]
     assert services["migrate"]["command"] == ["python", "-m", package, "migrate"]
-    assert services["upstream"]["command"] == ["python", "-m", f"{package}.upstream"]
+    assert services["upstream"]["command"] == ["python", "-m", f"{package}.upstream_stub"]
     (job,) = pod_spec(project, "migrate-job.yaml")["containers"]
     assert job["command"] == ["python", "-m", package, "migrate"]
 

@@ -7,7 +7,7 @@ Figures, not assertions: the tests prove the behaviour; this script reports how 
 on this machine, every comparison taken side by side in one run. The load comes from
 aiohttp because an httpx client is itself the bottleneck at these concurrencies
 (encode/httpx#3215). The service uses DATABASE_URL if set, else its embedded PostgreSQL in a
-temporary directory; the upstream is the stub it ships (`python -m <package>.upstream`).
+temporary directory; the upstream is the stub it ships (`python -m <package>.upstream_stub`).
 """
 
 import argparse
@@ -251,7 +251,7 @@ def main() -> None:
     if unknown := sorted(set(chosen) - set(SCENARIOS)):
         parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     with (
-        running(f"{PACKAGE}.upstream", "/delay/0") as upstream,
+        running(f"{PACKAGE}.upstream_stub", "/delay/0") as upstream,
         running(PACKAGE, "/readyz", ENABLE_ANTIPATTERNS="true", UPSTREAM_URL=upstream) as base,
     ):
         print(f"{sys.version.split()[0]}, {os.cpu_count()} CPUs, service at {base}")

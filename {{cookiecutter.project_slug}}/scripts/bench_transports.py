@@ -3,7 +3,7 @@
     uv run python scripts/bench_transports.py
     uv run python scripts/bench_transports.py --calls 200 --runs 5 --loop asyncio
 
-Starts the upstream stub (`python -m {{ cookiecutter.package_name }}.upstream`) on a free
+Starts the upstream stub (`python -m {{ cookiecutter.package_name }}.upstream_stub`) on a free
 port, then sends `--calls` concurrent GETs to it through each candidate client, after one
 warm-up burst that opens the connections. Each client gets the service's own limits and
 timeouts (Settings from the environment, a pool of at least `--calls` connections). The
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         help="event loop of the clients (uvicorn runs the service on uvloop)",
     )
     args: Any = parser.parse_args(argv)
-    with running(f"{PACKAGE}.upstream", "/delay/0") as base:
+    with running(f"{PACKAGE}.upstream_stub", "/delay/0") as base:
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.loop}, stub {base}")
         with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
             runner.run(measure(base, args.calls, args.runs, args.delays))

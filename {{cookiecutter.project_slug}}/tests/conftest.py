@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}.embedded_db import embedded_postgres
 from {{ cookiecutter.package_name }}.migrate import upgrade_to_head
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import running_app, url_with_database
+from .harness import Service, database_name, running_app, url_with_database
 from .pgbouncer import has_pgbouncer, running_pgbouncer
 
 
@@ -127,3 +127,34 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """One app for the session, with its real lifespan (pools, client, thread budgets)."""
     async with running_app(settings) as client:
         yield client
+
+
+@pytest.fixture
+def fresh(service: Service) -> Service:
+    """The test module's `service`, its count of requests in flight started afresh."""
+    service.in_flight.reset()
+    return service
+
+
+@pytest.fixture
+def refuse_connections(postgres_server_url: str) -> Iterator[Callable[[str, bool], None]]:
+    """Make a database refuse (or accept again) connections, cutting the existing ones."""
+    admin = psycopg2.connect(postgres_server_url)
+    admin.autocommit = True
+
+    def switch(url: str, refuse: bool) -> None:
+        name = database_name(url)
+        with admin.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+                    sql.Identifier(name), sql.Literal(not refuse)
+                )
+            )
+            if refuse:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+
+    yield switch
+    admin.close()

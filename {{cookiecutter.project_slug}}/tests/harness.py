@@ -1,15 +1,15 @@
-"""Helpers the tests share: running the app in-process or on a real socket, database URLs."""
+"""Helpers the tests share: the app in-process, free ports, database URLs.
+
+On a real socket: tests/served.py (the service), tests/stub.py (the upstream stub).
+"""
 
 import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
-from typing import Literal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter
 from starlette.types import ASGIApp
@@ -18,6 +18,24 @@ from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .proofs import InFlight
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for a server started next, or a refused connection)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def pool_sizes(least: int, most: int) -> dict[str, int]:
+    """Settings for both pools (asyncpg and psycopg2): `least` to `most` connections each."""
+    return {
+        "asyncpg_pool_min_size": least,
+        "asyncpg_pool_max_size": most,
+        "psycopg2_pool_min_size": least,
+        "psycopg2_pool_max_size": most,
+    }
 
 
 def url_with_database(url: str, name: str) -> str:
@@ -29,14 +47,14 @@ def database_name(url: str) -> str:
 
 
 @asynccontextmanager
-async def running_app(
+async def started_app(
     settings: Settings,
     in_flight: InFlight | None = None,
     test_routers: Sequence[APIRouter] = (),
-) -> AsyncIterator[httpx.AsyncClient]:
-    """Start the app's lifespan and yield a client that calls it in-process; `in_flight`,
-    if given, counts the requests inside the app; `test_routers` are mounted on this app
-    only (routes that exist to be measured, never shipped).
+) -> AsyncIterator[tuple[ASGIApp, httpx.AsyncClient]]:
+    """Start the app's lifespan; yield it (for raw ASGI calls) and a client that calls it
+    in-process. `in_flight`, if given, counts the requests inside the app; `test_routers`
+    are mounted on this app only (routes that exist to be measured, never shipped).
 
     The lifespan sizes the thread budgets of the running loop. A test that passes thread
     settings other than the defaults must run in a loop of its own:
@@ -55,37 +73,32 @@ async def running_app(
             base_url="http://service.test",
         ) as client,
     ):
+        yield manager.app, client
+
+
+@asynccontextmanager
+async def running_app(
+    settings: Settings,
+    in_flight: InFlight | None = None,
+    test_routers: Sequence[APIRouter] = (),
+) -> AsyncIterator[httpx.AsyncClient]:
+    """`started_app`'s client only."""
+    async with started_app(settings, in_flight, test_routers) as (_, client):
         yield client
 
 
-@contextmanager
-def serving(app: ASGIApp, *, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
-    """Serve `app` with uvicorn on 127.0.0.1 in a background thread; yield its base URL.
+@dataclass
+class Service:
+    """The app in-process (`running_app`) and the count of the requests inside it."""
 
-    For proofs that need real sockets: a client that is not inside the server's loop, so it
-    can see the loop stall, and connections that can be closed mid-request.
-    """
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    # ws="none": nothing here serves websockets, and older uvicorn releases import
-    # websockets.legacy for them, whose DeprecationWarning the suite turns into an error.
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan=lifespan, ws="none", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [listener]}, name="uvicorn", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60  # start-up spawns processes: slow on a busy machine
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the server did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
+    client: httpx.AsyncClient
+    in_flight: InFlight
+
+
+@asynccontextmanager
+async def counted_app(
+    settings: Settings, test_routers: Sequence[APIRouter] = ()
+) -> AsyncIterator[Service]:
+    in_flight = InFlight()
+    async with running_app(settings, in_flight, test_routers) as client:
+        yield Service(client, in_flight)

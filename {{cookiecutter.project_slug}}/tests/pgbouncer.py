@@ -18,17 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .harness import free_port
+
 BINARY = "pgbouncer"
 # Fewer server connections than the service opens client connections: statements of
 # different clients really do share server connections, as in production.
 SERVER_POOL_SIZE = 3
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def server_address(server_url: str) -> tuple[str, int, str, str]:

@@ -20,8 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.upstream_stub import serve_in_background
 
-from .harness import serving
 from .proofs import Heartbeat
 
 T = TypeVar("T")
@@ -96,5 +96,5 @@ class Served:
 @contextmanager
 def serving_app(settings: Settings) -> Iterator[Served]:
     inside = Inside(create_app(settings))
-    with serving(inside, lifespan="on") as url:
+    with serve_in_background(inside, lifespan="on") as url:
         yield Served(url, urlsplit(url).port or 0, inside)

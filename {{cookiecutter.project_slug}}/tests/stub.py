@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from {{ cookiecutter.package_name }}.upstream import app as stub_app
+from {{ cookiecutter.package_name }}.upstream_stub import app as stub_app
+from {{ cookiecutter.package_name }}.upstream_stub import serve_in_background
 
-from .harness import serving
 from .proofs import InFlight
 
 
@@ -60,5 +60,5 @@ class Stub:
 def running_stub() -> Iterator[Stub]:
     in_flight = InFlight()
     traffic = Traffic(in_flight.wrap(stub_app))
-    with serving(traffic) as url:
+    with serve_in_background(traffic) as url:
         yield Stub(url, in_flight, traffic)

@@ -1,6 +1,5 @@
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,6 +12,8 @@ import psutil
 import psycopg2
 import pytest
 
+from .harness import free_port
+
 SERVICE = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
 
 
@@ -20,13 +21,6 @@ def environment_without_database(**extra: str) -> dict[str, str]:
     unset = {"DATABASE_URL", "UPSTREAM_URL", "PORT"}
     environment = {k: v for k, v in os.environ.items() if k not in unset}
     return {**environment, **extra}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def applied_revision(url: str) -> str:

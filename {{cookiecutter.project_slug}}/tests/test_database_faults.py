@@ -28,7 +28,7 @@ from {{ cookiecutter.package_name }}.migrate import upgrade_to_head
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sync_db import ConnectTimeoutError, Psycopg2Pool
 
-from .harness import running_app
+from .harness import pool_sizes, running_app
 from .proofs import timed
 from .table_lock import ItemsTableLock
 from .tcp import SwitchableProxy, silent_server
@@ -240,10 +240,7 @@ async def one_each(
     settings = make_settings(
         database_url=url,
         cpu_workers=1,
-        asyncpg_pool_min_size=1,
-        asyncpg_pool_max_size=1,
-        psycopg2_pool_min_size=1,
-        psycopg2_pool_max_size=1,
+        **pool_sizes(1, 1),
         asyncpg_acquire_timeout=BUSY_ACQUIRE,
         psycopg2_acquire_timeout=BUSY_ACQUIRE,
         database_application_name=unique_name("one"),
@@ -307,10 +304,7 @@ async def two_each(
     settings = make_settings(
         database_url=url,
         cpu_workers=1,
-        asyncpg_pool_min_size=2,
-        asyncpg_pool_max_size=2,
-        psycopg2_pool_min_size=2,
-        psycopg2_pool_max_size=2,
+        **pool_sizes(2, 2),
         database_application_name=unique_name("two"),
     )
     async for app in start_app(settings):
@@ -405,10 +399,7 @@ async def test_no_request_fails_once_a_restarted_server_accepts_again(
         settings = make_settings(
             database_url=url,
             cpu_workers=1,
-            asyncpg_pool_min_size=2,
-            asyncpg_pool_max_size=2,
-            psycopg2_pool_min_size=2,
-            psycopg2_pool_max_size=2,
+            **pool_sizes(2, 2),
         )
         async for app in start_app(settings):
             await asyncio.to_thread(restart, server)

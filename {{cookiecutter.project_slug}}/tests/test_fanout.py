@@ -6,7 +6,6 @@ overlap is counted where the calls land, not inferred from time.
 """
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import running_app
+from .harness import free_port, running_app
 from .proofs import Heartbeat, burst, timed
 from .stub import Stub, running_stub
 
@@ -142,17 +141,10 @@ async def test_an_upstream_slower_than_the_read_timeout_is_a_504(
     assert read_timeout * 0.9 <= seconds < slow
 
 
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def test_an_upstream_that_refuses_connections_is_a_502(
     service_with: StartService,
 ) -> None:
-    async with service_with(upstream_url=f"http://127.0.0.1:{unused_port()}") as client:
+    async with service_with(upstream_url=f"http://127.0.0.1:{free_port()}") as client:
         response = await client.get("/async/upstream/fanout?n=3&delay=0")
     assert response.status_code == 502
     assert response.json() == {"detail": "upstream unreachable (ConnectError)"}

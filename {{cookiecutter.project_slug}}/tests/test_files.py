@@ -12,7 +12,6 @@ import secrets
 import shutil
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,14 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from blockbuster import BlockingError
 from fastapi import FastAPI, Response
 from starlette.types import ASGIApp, Message
 
-from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.file_store import CHUNK_SIZE, FileStore, read_chunks
 from {{ cookiecutter.package_name }}.settings import Settings
 
+from .harness import running_app, started_app
 from .proofs import Heartbeat, burst
 
 LIMIT = 16 * 1024 * 1024
@@ -41,17 +39,6 @@ class FileService:
     app: ASGIApp  # for requests httpx would normalise (a literal "..") and raw streaming
     sandbox: Path
     files_dir: Path
-
-
-@asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[tuple[ASGIApp, httpx.AsyncClient]]:
-    async with (
-        LifespanManager(create_app(settings), startup_timeout=30) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://service.test"
-        ) as client,
-    ):
-        yield manager.app, client
 
 
 def make_sandbox(sandbox: Path) -> Path:
@@ -71,7 +58,7 @@ async def service(
     sandbox = tmp_path_factory.mktemp("sandbox")
     files_dir = await asyncio.to_thread(make_sandbox, sandbox)
     settings = make_settings(database_url=database_url, files_dir=files_dir, upload_max_bytes=LIMIT)
-    async with running(settings) as (app, client):
+    async with started_app(settings) as (app, client):
         yield FileService(client, app, sandbox, files_dir)
 
 
@@ -201,7 +188,7 @@ async def test_the_list_of_a_files_dir_not_yet_created_is_empty(
     tmp_path: Path, database_url: str, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(database_url=database_url, files_dir=tmp_path / "not-yet")
-    async with running(settings) as (_, client):
+    async with running_app(settings) as client:
         assert (await client.get("/sync/files")).json() == []
         assert (await client.put("/sync/files/first", content=b"1")).status_code == 201
     assert await asyncio.to_thread((tmp_path / "not-yet" / "first").read_bytes) == b"1"

@@ -1,15 +1,12 @@
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
-import psycopg2
-import pytest
-from psycopg2 import sql
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import database_name, running_app
+from .harness import running_app
 
 
 async def test_liveness_probe_answers_without_touching_anything(client: httpx.AsyncClient) -> None:
@@ -22,32 +19,6 @@ async def test_readiness_probe_checks_both_drivers(client: httpx.AsyncClient) ->
     response = await client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "checks": {"asyncpg": "ok", "psycopg2": "ok"}}
-
-
-@pytest.fixture
-def refuse_connections(
-    postgres_server_url: str,
-) -> Iterator[Callable[[str, bool], None]]:
-    """Make a database refuse (or accept again) connections, cutting the existing ones."""
-    admin = psycopg2.connect(postgres_server_url)
-    admin.autocommit = True
-
-    def switch(url: str, refuse: bool) -> None:
-        name = database_name(url)
-        with admin.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
-                    sql.Identifier(name), sql.Literal(not refuse)
-                )
-            )
-            if refuse:
-                cursor.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,),
-                )
-
-    yield switch
-    admin.close()
 
 
 async def ready_again(client: httpx.AsyncClient, within: float) -> httpx.Response:

@@ -7,16 +7,14 @@ other wrote, and the same row must come out as the same bytes.
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
-import psycopg2
 import pytest
-from psycopg2 import sql
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import database_name, running_app
+from .harness import running_app
 
 PREFIXES = ["/async/items", "/sync/items"]
 BIGINT_MAX = 2**63 - 1
@@ -279,30 +277,6 @@ async def test_the_openapi_document_renders(api: httpx.AsyncClient) -> None:
     document = (await api.get("/openapi.json")).json()
     for path in ("/async/items/{item_id}", "/sync/items/{item_id}", "/bridge/items/{item_id}"):
         assert path in document["paths"]
-
-
-@pytest.fixture
-def refuse_connections(postgres_server_url: str) -> Iterator[Callable[[str, bool], None]]:
-    """Make a database refuse (or accept again) connections, cutting the existing ones."""
-    admin = psycopg2.connect(postgres_server_url)
-    admin.autocommit = True
-
-    def switch(url: str, refuse: bool) -> None:
-        name = sql.Identifier(database_name(url))
-        with admin.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
-                    name, sql.Literal(not refuse)
-                )
-            )
-            if refuse:
-                cursor.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (database_name(url),),
-                )
-
-    yield switch
-    admin.close()
 
 
 async def every_data_route(client: httpx.AsyncClient, item_id: object) -> list[httpx.Response]:

@@ -25,8 +25,8 @@ from {{ cookiecutter.package_name }}.items.schemas import Item
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sync_db import PoolTimeoutError, Psycopg2Pool
 
-from .harness import running_app
-from .proofs import Burst, Heartbeat, InFlight, burst, timed
+from .harness import Service, counted_app, pool_sizes, running_app
+from .proofs import Burst, Heartbeat, burst, timed
 from .table_lock import ItemsTableLock
 
 PREFIXES = ["/async/items", "/sync/items"]
@@ -36,9 +36,9 @@ BURST = 128  # more than the 40 thread tokens and the pools together
 
 
 @dataclass
-class Service:
-    client: httpx.AsyncClient
-    in_flight: InFlight
+class Seeded(Service):
+    """The service on a database of its own, with one item in it."""
+
     url: str
     item_id: int
 
@@ -46,19 +46,14 @@ class Service:
 @pytest.fixture(scope="module")
 async def service(
     make_database: Callable[[], str], make_settings: Callable[..., Settings]
-) -> AsyncIterator[Service]:
+) -> AsyncIterator[Seeded]:
     url = await asyncio.to_thread(make_database)
-    in_flight = InFlight()
     settings = make_settings(database_url=url, cpu_workers=1)
-    async with running_app(settings, in_flight, [blocking_router]) as client:
-        created = await client.post("/async/items", json={"name": "kettle", "price": "12.50"})
-        yield Service(client, in_flight, url, created.json()["id"])
-
-
-@pytest.fixture
-def fresh(service: Service) -> Service:
-    service.in_flight.reset()
-    return service
+    async with counted_app(settings, [blocking_router]) as counted:
+        created = await counted.client.post(
+            "/async/items", json={"name": "kettle", "price": "12.50"}
+        )
+        yield Seeded(counted.client, counted.in_flight, url, created.json()["id"])
 
 
 async def burst_while_locked(
@@ -79,7 +74,7 @@ async def burst_while_locked(
 
 
 async def test_asyncpg_requests_wait_in_postgresql_together_on_the_loop_without_threads(
-    fresh: Service,
+    fresh: Seeded,
 ) -> None:
     urls = [f"/async/items/{fresh.item_id}"] * BURST
     async with ItemsTableLock(fresh.url) as lock:
@@ -93,7 +88,7 @@ async def test_asyncpg_requests_wait_in_postgresql_together_on_the_loop_without_
 
 
 async def test_psycopg2_requests_beyond_the_pool_wait_on_the_loop_without_a_thread_token(
-    fresh: Service,
+    fresh: Seeded,
 ) -> None:
     urls = [f"/sync/items/{fresh.item_id}"] * BURST
     async with ItemsTableLock(fresh.url) as lock:
@@ -112,7 +107,7 @@ async def test_psycopg2_requests_beyond_the_pool_wait_on_the_loop_without_a_thre
 # Thread budgets belong to the event loop: a test that changes them gets a loop of its own.
 @pytest.mark.asyncio(loop_scope="function")
 async def test_psycopg2_overlap_is_capped_by_thread_tokens_below_the_pool_size(
-    make_settings: Callable[..., Settings], service: Service
+    make_settings: Callable[..., Settings], service: Seeded
 ) -> None:
     tokens = 4
     settings = make_settings(database_url=service.url, cpu_workers=1, anyio_thread_tokens=tokens)
@@ -125,7 +120,7 @@ async def test_psycopg2_overlap_is_capped_by_thread_tokens_below_the_pool_size(
 
 
 async def test_the_bridge_waits_in_an_executor_thread_while_the_loop_keeps_serving(
-    fresh: Service,
+    fresh: Seeded,
 ) -> None:
     n = 5
     urls = [f"/bridge/items/{fresh.item_id}"] * n
@@ -150,7 +145,7 @@ async def read_item_blocking_the_loop(item_id: ItemId, pool: Psycopg2PoolDep) ->
 
 
 async def test_psycopg2_inside_async_def_stalls_the_loop_and_only_the_heartbeat_sees_it(
-    fresh: Service,
+    fresh: Seeded,
 ) -> None:
     # The lock releases itself: while the route blocks the loop, no test code can run.
     async with (
@@ -178,7 +173,7 @@ OPERATIONS = {
 @pytest.mark.parametrize("prefix", PREFIXES)
 @pytest.mark.parametrize("operation", OPERATIONS.values(), ids=OPERATIONS.keys())
 async def test_each_item_statement_is_its_own_transaction_with_no_begin_round_trip(
-    fresh: Service, prefix: str, operation: tuple[str, str, int]
+    fresh: Seeded, prefix: str, operation: tuple[str, str, int]
 ) -> None:
     method, path, expected = operation
     target = await fresh.client.post(prefix, json={"name": "target", "price": 1})
@@ -195,7 +190,7 @@ async def test_each_item_statement_is_its_own_transaction_with_no_begin_round_tr
 
 
 async def test_the_control_psycopg2_default_mode_sends_begin_before_a_read(
-    fresh: Service,
+    fresh: Seeded,
 ) -> None:
     # Proves the measurement above can fail: without autocommit, the same SELECT's
     # transaction started earlier, at the BEGIN psycopg2 sent first.
@@ -259,7 +254,7 @@ def our_pool_waits_for_a_connection(url: str, hold: float) -> tuple[float, float
 
 
 async def test_psycopg2s_own_pool_raises_when_empty_where_ours_waits_up_to_a_timeout(
-    service: Service,
+    service: Seeded,
 ) -> None:
     assert await asyncio.to_thread(bare_pool_raises_at_once, service.url) < HOLD / 2
     waited, gave_up = await asyncio.to_thread(our_pool_waits_for_a_connection, service.url, HOLD)
@@ -280,7 +275,7 @@ def backend_pids_seen_twice(url: str) -> tuple[set[int], set[int]]:
 
 
 async def test_the_psycopg2_pool_keeps_connections_opened_above_its_minimum(
-    service: Service,
+    service: Seeded,
 ) -> None:
     # psycopg2's pool would close two of the three on return (it keeps `minconn`), and the
     # next burst would pay for two new connections.
@@ -292,30 +287,26 @@ async def test_the_psycopg2_pool_keeps_connections_opened_above_its_minimum(
 @pytest.fixture(scope="module")
 async def small(
     make_database: Callable[[], str], make_settings: Callable[..., Settings]
-) -> AsyncIterator[Service]:
+) -> AsyncIterator[Seeded]:
     """One connection per pool and short timeouts: exhaustion and timeouts on demand."""
     url = await asyncio.to_thread(make_database)
     settings = make_settings(
         database_url=url,
         cpu_workers=1,
-        asyncpg_pool_min_size=1,
-        asyncpg_pool_max_size=1,
+        **pool_sizes(1, 1),
         asyncpg_acquire_timeout=0.2,
         asyncpg_command_timeout=1.0,
         psycopg2_statement_timeout=1.0,
-        psycopg2_pool_min_size=1,
-        psycopg2_pool_max_size=1,
         psycopg2_acquire_timeout=0.2,
     )
-    in_flight = InFlight()
-    async with running_app(settings, in_flight) as client:
-        created = await client.post("/async/items", json={"name": "kettle", "price": "1"})
-        yield Service(client, in_flight, url, created.json()["id"])
+    async with counted_app(settings) as counted:
+        created = await counted.client.post("/async/items", json={"name": "kettle", "price": "1"})
+        yield Seeded(counted.client, counted.in_flight, url, created.json()["id"])
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 async def test_a_statement_past_its_timeout_answers_503_instead_of_hanging(
-    small: Service, prefix: str
+    small: Seeded, prefix: str
 ) -> None:
     url = f"{prefix}/{small.item_id}"
     async with ItemsTableLock(small.url) as lock:
@@ -331,7 +322,7 @@ async def test_a_statement_past_its_timeout_answers_503_instead_of_hanging(
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 async def test_acquire_timeout_answers_503_while_every_connection_is_busy(
-    small: Service, prefix: str
+    small: Seeded, prefix: str
 ) -> None:
     url = f"{prefix}/{small.item_id}"
     async with ItemsTableLock(small.url) as lock, asyncio.TaskGroup() as group:
@@ -347,7 +338,7 @@ async def test_acquire_timeout_answers_503_while_every_connection_is_busy(
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 async def test_connections_go_back_to_the_pool_after_404s_and_cancelled_requests(
-    small: Service, prefix: str
+    small: Seeded, prefix: str
 ) -> None:
     # One connection per pool and a 0.2 s acquire timeout: had any of these kept it, the
     # next request would answer 503.

@@ -8,7 +8,6 @@ whole delay), a lower bound that no load can fake. Time is only ever a lower bou
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -19,34 +18,21 @@ from blockbuster import BlockingError
 from {{ cookiecutter.package_name }}.routes.lesson import SCARCE_PLACES
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import running_app
-from .proofs import Burst, Heartbeat, InFlight, burst
+from .harness import Service, counted_app, running_app
+from .proofs import Burst, Heartbeat, burst
 from .served import Served, serving_app
 
 DELAY = 0.4
 STEPS = 10_000_000  # about 0.3 s of CPU on a 2-core CI machine
 
 
-@dataclass
-class Service:
-    client: httpx.AsyncClient
-    in_flight: InFlight
-
-
 @pytest.fixture(scope="module")
 async def service(
     database_url: str, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[Service]:
-    in_flight = InFlight()
     settings = make_settings(database_url=database_url, enable_antipatterns=True)
-    async with running_app(settings, in_flight) as client:
-        yield Service(client, in_flight)
-
-
-@pytest.fixture
-def fresh(service: Service) -> Service:
-    service.in_flight.reset()
-    return service
+    async with counted_app(settings) as service:
+        yield service
 
 
 async def test_async_route_runs_on_the_loop_and_sync_route_in_a_worker_thread(

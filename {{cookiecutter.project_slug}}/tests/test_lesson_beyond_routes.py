@@ -25,40 +25,22 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import running_app
-from .proofs import Heartbeat, InFlight, burst, timed
+from .harness import Service, counted_app, pool_sizes, running_app
+from .proofs import Heartbeat, burst, timed
 from .served import Served, serving_app
 
 DELAY = 0.3
 # These apps barely touch the database: small pools leave the server's connections to others.
-SMALL_POOLS = {
-    "asyncpg_pool_min_size": 1,
-    "asyncpg_pool_max_size": 2,
-    "psycopg2_pool_min_size": 1,
-    "psycopg2_pool_max_size": 2,
-}
-
-
-@dataclass
-class Service:
-    client: httpx.AsyncClient
-    in_flight: InFlight
+SMALL_POOLS = pool_sizes(1, 2)
 
 
 @pytest.fixture(scope="module")
 async def service(
     database_url: str, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[Service]:
-    in_flight = InFlight()
     settings = make_settings(database_url=database_url, enable_antipatterns=True, **SMALL_POOLS)
-    async with running_app(settings, in_flight) as client:
-        yield Service(client, in_flight)
-
-
-@pytest.fixture
-def fresh(service: Service) -> Service:
-    service.in_flight.reset()
-    return service
+    async with counted_app(settings) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")

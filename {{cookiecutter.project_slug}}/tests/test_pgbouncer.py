@@ -15,7 +15,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import database_name, running_app, url_with_database
+from .harness import database_name, pool_sizes, running_app, url_with_database
 from .pgbouncer import SERVER_POOL_SIZE
 from .proofs import burst, timed
 from .table_lock import ItemsTableLock
@@ -40,10 +40,7 @@ async def bounced(
         database_url=through,
         cpu_workers=1,
         asyncpg_statement_cache_size=0,
-        asyncpg_pool_min_size=POOL,
-        asyncpg_pool_max_size=POOL,
-        psycopg2_pool_min_size=POOL,
-        psycopg2_pool_max_size=POOL,
+        **pool_sizes(POOL, POOL),
         asyncpg_command_timeout=TIMEOUT,
         psycopg2_statement_timeout=TIMEOUT,
         database_application_name=unique_name("bounced"),

@@ -25,7 +25,8 @@ from asgi_correlation_id import correlation_id
 
 from {{ cookiecutter.package_name }}.log_config import UVICORN_LOGGERS, logging_config
 
-from .test_cli import SERVICE, free_port
+from .harness import free_port
+from .test_cli import SERVICE
 
 PLACES_OF_ONE_REQUEST = {
     "def dependency",

@@ -9,10 +9,9 @@ socket to close, no signal, no grace period.
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,8 @@ import httpx
 import psycopg2
 import pytest
 
-from .stub import running_stub
+from .harness import free_port
+from .stub import Stub, running_stub
 from .table_lock import ItemsTableLock
 
 # Generous on purpose: on a busy machine a process start can take seconds.
@@ -63,13 +63,6 @@ class Server:
     @property
     def log(self) -> str:
         return self.stderr.decode(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @asynccontextmanager
@@ -185,6 +178,14 @@ def service_database(make_database: Callable[[], str]) -> str:
     return make_database()
 
 
+@pytest.fixture(scope="module")
+def stub() -> Iterator[Stub]:
+    # A sync fixture: the stub starts outside the test's event loop, which its start-up
+    # (a poll) would block.
+    with running_stub() as served:
+        yield served
+
+
 @pytest.fixture
 def files_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "files"
@@ -193,44 +194,43 @@ def files_dir(tmp_path: Path) -> Path:
 
 
 async def test_sigterm_under_load_completes_every_request_in_the_grace_and_leaves_nothing(
-    service_database: str, files_dir: Path
+    service_database: str, files_dir: Path, stub: Stub
 ) -> None:
     grace = 8.0
-    with running_stub() as stub:
-        async with serving(service_database, files_dir, stub.url, grace) as server:
-            async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-                created = await client.post("/async/items", json={"name": "kept", "price": "1.00"})
-                item = created.json()["id"]
+    async with serving(service_database, files_dir, stub.url, grace) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            created = await client.post("/async/items", json={"name": "kept", "price": "1.00"})
+            item = created.json()["id"]
 
-                def upload(name: str) -> Call:
-                    # 8 chunks 0.25 s apart: the body is still arriving at the signal.
-                    return lambda: client.put(f"/sync/files/{name}", content=slow_body(8, 0.25))
+            def upload(name: str) -> Call:
+                # 8 chunks 0.25 s apart: the body is still arriving at the signal.
+                return lambda: client.put(f"/sync/files/{name}", content=slow_body(8, 0.25))
 
-                work: dict[str, Call] = {}
-                for index in range(3):
-                    work[f"async wait {index}"] = lambda: client.get("/lesson/slow?delay=2")
-                    work[f"def wait {index}"] = lambda: client.get("/lesson/sync-slow?delay=2")
-                for index in range(2):
-                    work[f"asyncpg read {index}"] = lambda: client.get(f"/async/items/{item}")
-                    work[f"psycopg2 read {index}"] = lambda: client.get(f"/sync/items/{item}")
-                    work[f"upload {index}"] = upload(f"upload-{index}.bin")
-                work["fan-out"] = lambda: client.get("/async/upstream/fanout?n=5&delay=2")
-                # The item reads wait inside PostgreSQL until the lock goes (after the signal).
-                async with ItemsTableLock(service_database) as lock:
-                    tasks = {name: asyncio.create_task(call()) for name, call in work.items()}
-                    await lock.until_waiting(4)
-                    await server.until_in_progress(client, len(tasks))
-                    signalled = time.monotonic()
-                    server.process.send_signal(signal.SIGTERM)
-                    refused_after = await until_refused(server.port, patience=grace)
-                    # Still owed when the door closed: every one was truly in flight.
-                    pending_at_refusal = sum(not task.done() for task in tasks.values())
-                    lock.release()
-                responses = {name: await task for name, task in tasks.items()}
-                answered_after = time.monotonic() - signalled
-            await server.exited()
-            exit_seconds = time.monotonic() - signalled
-            left = await asyncio.to_thread(connections_left, service_database)
+            work: dict[str, Call] = {}
+            for index in range(3):
+                work[f"async wait {index}"] = lambda: client.get("/lesson/slow?delay=2")
+                work[f"def wait {index}"] = lambda: client.get("/lesson/sync-slow?delay=2")
+            for index in range(2):
+                work[f"asyncpg read {index}"] = lambda: client.get(f"/async/items/{item}")
+                work[f"psycopg2 read {index}"] = lambda: client.get(f"/sync/items/{item}")
+                work[f"upload {index}"] = upload(f"upload-{index}.bin")
+            work["fan-out"] = lambda: client.get("/async/upstream/fanout?n=5&delay=2")
+            # The item reads wait inside PostgreSQL until the lock goes (after the signal).
+            async with ItemsTableLock(service_database) as lock:
+                tasks = {name: asyncio.create_task(call()) for name, call in work.items()}
+                await lock.until_waiting(4)
+                await server.until_in_progress(client, len(tasks))
+                signalled = time.monotonic()
+                server.process.send_signal(signal.SIGTERM)
+                refused_after = await until_refused(server.port, patience=grace)
+                # Still owed when the door closed: every one was truly in flight.
+                pending_at_refusal = sum(not task.done() for task in tasks.values())
+                lock.release()
+            responses = {name: await task for name, task in tasks.items()}
+            answered_after = time.monotonic() - signalled
+        await server.exited()
+        exit_seconds = time.monotonic() - signalled
+        left = await asyncio.to_thread(connections_left, service_database)
 
     statuses = {name: response.status_code for name, response in responses.items()}
     expected = {name: 201 if name.startswith("upload") else 200 for name in work}
@@ -253,42 +253,39 @@ async def test_sigterm_under_load_completes_every_request_in_the_grace_and_leave
 
 
 async def test_a_sub_second_grace_completes_what_fits_and_cuts_the_rest_cleanly(
-    service_database: str, files_dir: Path
+    service_database: str, files_dir: Path, stub: Stub
 ) -> None:
     # Sub-second on purpose: SHUTDOWN_TIMEOUT is a float, and 0.9 s must not become 0 s.
     grace = 0.9
     cut_wait = 5.0  # the longest /lesson/sync-slow accepts
-    with running_stub() as stub:
-        async with serving(service_database, files_dir, stub.url, grace) as server:
-            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-                created = await client.post("/sync/items", json={"name": "kept", "price": "1.00"})
-                item = created.json()["id"]
-                async with ItemsTableLock(service_database) as lock:
-                    calls = {
-                        "async wait in the grace": client.get("/lesson/slow?delay=0.5"),
-                        "def wait past the grace": client.get(
-                            f"/lesson/sync-slow?delay={cut_wait}"
-                        ),
-                        # 40 chunks 0.25 s apart: cut 1 s in, a partial file on disk.
-                        "upload past the grace": client.put(
-                            "/sync/files/cut.bin", content=slow_body(40, 0.25)
-                        ),
-                        "psycopg2 read past the grace": client.get(f"/sync/items/{item}"),
-                    }
-                    tasks = {name: asyncio.create_task(call) for name, call in calls.items()}
-                    await lock.until_waiting(1)
-                    await server.until_in_progress(client, len(tasks))
-                    signalled = time.monotonic()
-                    server.process.send_signal(signal.SIGTERM)
-                    exit_task = asyncio.create_task(server.exited())
-                    # The statement still runs when the grace ends: the pool's close must
-                    # wait for it, or the thread that owns the connection breaks midway.
-                    await asyncio.sleep(grace + 0.5)
-                    lock.release()
-                    await exit_task
-                    exit_seconds = time.monotonic() - signalled
-                outcomes = await asyncio.gather(*tasks.values(), return_exceptions=True)
-            left = await asyncio.to_thread(connections_left, service_database)
+    async with serving(service_database, files_dir, stub.url, grace) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            created = await client.post("/sync/items", json={"name": "kept", "price": "1.00"})
+            item = created.json()["id"]
+            async with ItemsTableLock(service_database) as lock:
+                calls = {
+                    "async wait in the grace": client.get("/lesson/slow?delay=0.5"),
+                    "def wait past the grace": client.get(f"/lesson/sync-slow?delay={cut_wait}"),
+                    # 40 chunks 0.25 s apart: cut 1 s in, a partial file on disk.
+                    "upload past the grace": client.put(
+                        "/sync/files/cut.bin", content=slow_body(40, 0.25)
+                    ),
+                    "psycopg2 read past the grace": client.get(f"/sync/items/{item}"),
+                }
+                tasks = {name: asyncio.create_task(call) for name, call in calls.items()}
+                await lock.until_waiting(1)
+                await server.until_in_progress(client, len(tasks))
+                signalled = time.monotonic()
+                server.process.send_signal(signal.SIGTERM)
+                exit_task = asyncio.create_task(server.exited())
+                # The statement still runs when the grace ends: the pool's close must
+                # wait for it, or the thread that owns the connection breaks midway.
+                await asyncio.sleep(grace + 0.5)
+                lock.release()
+                await exit_task
+                exit_seconds = time.monotonic() - signalled
+            outcomes = await asyncio.gather(*tasks.values(), return_exceptions=True)
+        left = await asyncio.to_thread(connections_left, service_database)
 
     results = {
         name: getattr(outcome, "status_code", type(outcome).__name__)

@@ -1,14 +1,15 @@
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 
-from {{ cookiecutter.package_name }}.upstream import app
+from {{ cookiecutter.package_name }}.upstream_stub import app
 
-STUB = [sys.executable, "-m", "{{ cookiecutter.package_name }}.upstream"]
+from .harness import free_port
+
+STUB = [sys.executable, "-m", "{{ cookiecutter.package_name }}.upstream_stub"]
 
 
 async def test_upstream_stub_answers_after_the_delay_it_was_asked_for() -> None:
@@ -23,9 +24,7 @@ async def test_upstream_stub_answers_after_the_delay_it_was_asked_for() -> None:
 
 def test_the_stub_runs_as_its_own_program_on_host_and_port_from_the_environment() -> None:
     # What compose and scripts/bench_transports.py run.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warning"}
     stub = subprocess.Popen(STUB, env=environment)
     try:

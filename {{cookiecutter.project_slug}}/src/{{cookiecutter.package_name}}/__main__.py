@@ -18,7 +18,7 @@ from typing import cast
 import uvicorn
 from pydantic import HttpUrl, ValidationError
 
-from . import upstream
+from . import upstream_stub
 from .app import create_app
 from .embedded_db import EmbeddedPostgresMissingError, embedded_postgres
 from .log_config import configure_logging
@@ -45,7 +45,7 @@ def upstream_url(settings: Settings) -> Iterator[str]:
     if settings.database_url is not None or "upstream_url" in settings.model_fields_set:
         yield str(settings.upstream_url)
         return
-    with upstream.serve_in_background() as url:
+    with upstream_stub.serve_in_background() as url:
         logger.info("upstream stub serving on %s (UPSTREAM_URL unset)", url)
         yield url
 

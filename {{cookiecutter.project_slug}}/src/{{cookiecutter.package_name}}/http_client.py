@@ -1,22 +1,11 @@
 """The one outbound HTTP client the service shares, and why aiohttp moves its bytes.
 
 The routes see an `httpx.AsyncClient`: its API, its timeouts, its exceptions. Underneath,
-the transport is httpx-aiohttp's `AiohttpTransport`, chosen by measurement. httpx 0.28's
-own pool (httpcore) slows down sharply with many concurrent connections
-(encode/httpx#3215, open). `uv run python scripts/bench_transports.py` sends 100
-concurrent GETs to the local stub through a warm pool of 100; seconds per burst, min - max
-of 3 runs, two runs of the script (2 cores, Python 3.11, uvloop as under uvicorn):
-
-    client                                    100 x /delay/0   100 x /delay/0.3
-    httpx.AsyncClient 0.28.1, default         0.80 - 0.94      0.74 - 2.60
-    httpx.AsyncClient + AiohttpTransport      0.024 - 0.057    0.314 - 0.323
-    httpx2.AsyncClient 2.16.2                 0.107 - 0.149    0.377 - 0.418
-    aiohttp.ClientSession 3.14.5 (the floor)  0.011 - 0.019    0.310 - 0.321
-
-The target is 100 calls of 0.3 s in under 0.45 s. The aiohttp transport meets it with room
-to spare, within 10 ms of aiohttp itself, and keeps the httpx API, so nothing above this
-module changes. httpx2 barely meets it and would change the client type everywhere; the
-default transport misses it by seconds. What changes with aiohttp underneath, handled here:
+the transport is httpx-aiohttp's `AiohttpTransport`, chosen by measurement: httpx 0.28's
+own pool (httpcore) slows down sharply with many concurrent connections (encode/httpx#3215),
+and this transport answers 100 concurrent calls within 10 ms of aiohttp itself while keeping
+the httpx API (the figures: docs/concurrency.md, "Outbound HTTP"). What changes with aiohttp
+underneath, handled here:
 - `limits` go on the transport: given a transport, httpx ignores the client's own limits.
   aiohttp has a connection limit and a keep-alive expiry, but no keep-alive count.
 - timeouts still come from `httpx.Timeout` on the client, per request: connect -> aiohttp

@@ -42,30 +42,24 @@ class Settings(BaseSettings):
     # extra="ignore": .env is shared with docker compose, which reads POSTGRES_PASSWORD.
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    # Unset: `python -m {{ cookiecutter.package_name }}` starts an embedded PostgreSQL.
-    database_url: PostgresURL | None = None
-    upstream_url: HttpUrl = HttpUrl("http://127.0.0.1:8081")
-    files_dir: Path = Path("files")
-    # Mounts the deliberately wrong routes (routes/antipatterns.py). Never enable in production.
-    enable_antipatterns: bool = False
-
+    # -- Server and logging --
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default={{ cookiecutter.http_port }}, ge=1, le=65535)
     log_level: LogLevel = "info"
     # console for a person at a terminal; json for a log pipeline (the image sets it).
     log_format: LogFormat = "console"
     shutdown_timeout: PositiveSeconds = 10.0
+    # Mounts the deliberately wrong routes (routes/antipatterns.py). Never enable in production.
+    enable_antipatterns: bool = False
 
-    # FastAPI runs every `def` route and `def` dependency on AnyIO's default limiter:
-    # at most this many at once per event loop (AnyIO's own default is 40).
-    anyio_thread_tokens: int = Field(default=40, ge=1, le=1000)
-    # asyncio.to_thread uses the loop's default executor, which Python caps at
-    # min(32, cpus + 4): 6 threads on a 2-core machine. The lifespan replaces it.
-    to_thread_max_workers: int = Field(default=40, ge=1, le=1000)
-
-    # Processes for CPU-bound work (/lesson/cpu-offload); each has its own GIL.
-    cpu_workers: int = Field(default=os.cpu_count() or 1, ge=1, le=256)
-
+    # -- Database: one URL, a pool per driver (asyncpg, psycopg2) --
+    # Unset: `python -m {{ cookiecutter.package_name }}` starts an embedded PostgreSQL.
+    database_url: PostgresURL | None = None
+    # Both pools name their connections "<this>/asyncpg" and "<this>/psycopg2" in
+    # pg_stat_activity (at most 63 bytes in all).
+    database_application_name: str = Field(
+        default="{{ cookiecutter.project_slug }}", min_length=1, max_length=50, pattern=r"^[ -~]+$"
+    )
     asyncpg_pool_min_size: int = Field(default=10, ge=0, le=1000)
     asyncpg_pool_max_size: int = Field(default=10, ge=1, le=1000)
     asyncpg_acquire_timeout: PositiveSeconds = 5.0
@@ -74,7 +68,6 @@ class Settings(BaseSettings):
     # transaction mode, where the next statement may reach a server connection that never
     # prepared it (docs/deployment.md).
     asyncpg_statement_cache_size: int = Field(default=100, ge=0, le=10000)
-
     psycopg2_pool_min_size: int = Field(default=10, ge=0, le=1000)
     psycopg2_pool_max_size: int = Field(default=10, ge=1, le=1000)
     psycopg2_acquire_timeout: PositiveSeconds = 5.0
@@ -87,14 +80,9 @@ class Settings(BaseSettings):
     # behind a load balancer get fresh connections too.
     psycopg2_max_lifetime: PositiveSeconds = 3600.0
 
-    # Both pools name their connections "<this>/asyncpg" and "<this>/psycopg2" in
-    # pg_stat_activity (at most 63 bytes in all).
-    database_application_name: str = Field(
-        default="{{ cookiecutter.project_slug }}", min_length=1, max_length=50, pattern=r"^[ -~]+$"
-    )
-
-    # The shared outbound client (http_client.py). Its aiohttp transport has no write
-    # timeout and no keep-alive count, so neither is a setting.
+    # -- HTTP client: the shared outbound client (http_client.py) and what it calls --
+    upstream_url: HttpUrl = HttpUrl("http://127.0.0.1:8081")
+    # Its aiohttp transport has no write timeout and no keep-alive count: neither is a setting.
     http_connect_timeout: PositiveSeconds = 2.0
     http_read_timeout: PositiveSeconds = 10.0
     # Waiting for a free pooled connection (aiohttp counts opening it in this one too).
@@ -110,12 +98,25 @@ class Settings(BaseSettings):
     # or huge answer cannot fill the memory.
     http_response_max_bytes: int = Field(default=1024 * 1024, ge=1, le=2**40)
 
+    # -- Files: blocking file I/O under FILES_DIR (file_store.py) --
+    files_dir: Path = Path("files")
     # Larger PUT bodies get 413; nothing of them stays on disk.
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # Uploads that would leave less free space than this on FILES_DIR's volume get 507,
     # before the volume is full (a full volume fails every writer; on Kubernetes a full
     # emptyDir evicts the pod).
     files_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=2**50)
+
+    # -- Thread budgets: how many threads blocking work may use at once --
+    # FastAPI runs every `def` route and `def` dependency on AnyIO's default limiter:
+    # at most this many at once per event loop (AnyIO's own default is 40).
+    anyio_thread_tokens: int = Field(default=40, ge=1, le=1000)
+    # asyncio.to_thread uses the loop's default executor, which Python caps at
+    # min(32, cpus + 4): 6 threads on a 2-core machine. The lifespan replaces it.
+    to_thread_max_workers: int = Field(default=40, ge=1, le=1000)
+
+    # -- CPU pool: processes for CPU-bound work (/lesson/cpu-offload), each with its GIL --
+    cpu_workers: int = Field(default=os.cpu_count() or 1, ge=1, le=256)
 
     @model_validator(mode="after")
     def check_pool_bounds(self) -> Self:

@@ -1,6 +1,6 @@
 """Concurrent outbound calls on the one shared client: `GET /async/upstream/fanout`.
 
-(`upstream.py` at the package level is the stub this route calls, not this route.)
+(`upstream_stub.py` at the package level is the stub this route calls, not this route.)
 """
 
 import asyncio

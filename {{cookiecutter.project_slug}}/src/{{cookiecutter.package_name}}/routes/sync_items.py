@@ -3,10 +3,8 @@
 psycopg2 blocks its thread until PostgreSQL answers, so these routes are `def`: FastAPI runs
 each in a worker thread (one of ANYIO_THREAD_TOKENS) and the loop stays free. The same table,
 models and JSON as /async/items (routes/async_items.py); the SQL is in
-items/sync_repository.py. At most PSYCOPG2_POOL_MAX_SIZE of them talk to the database at
-once; the others wait for a connection on the loop, holding no thread token, up to
-PSYCOPG2_ACQUIRE_TIMEOUT (then 503), rather than failing at once as psycopg2's own pool
-would.
+items/sync_repository.py. Each waits for a connection, on the loop, before it gets its
+thread (dependencies.wait_for_a_psycopg2_connection says why).
 """
 
 from fastapi import APIRouter, Response, status

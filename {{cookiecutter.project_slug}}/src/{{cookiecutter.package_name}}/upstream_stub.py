@@ -1,4 +1,4 @@
-"""The upstream this service calls, shipped with it: `python -m {{ cookiecutter.package_name }}.upstream`.
+"""The upstream this service calls, shipped with it: `python -m {{ cookiecutter.package_name }}.upstream_stub`.
 
 It speaks the httpbin convention (`GET /delay/{seconds}` answers 200 JSON after that delay),
 so a real httpbin can replace it. Compose runs it as a service; tests serve it on a free
@@ -17,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI, Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.types import ASGIApp
 
 from .log_config import LogFormat, configure_logging
 
@@ -41,27 +42,39 @@ async def delay(seconds: Annotated[float, Path(ge=0, le=10)]) -> dict[str, float
 
 
 @contextmanager
-def serve_in_background(host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve the stub on a free port of `host` in a daemon thread; yield its base URL.
+def serve_in_background(
+    served: ASGIApp = app, *, host: str = "127.0.0.1", lifespan: Literal["on", "off"] = "off"
+) -> Iterator[str]:
+    """Serve `served` (this stub unless told) with uvicorn on a free port of `host`, in a
+    daemon thread with its own event loop; yield its base URL.
 
-    For development only (`python -m` with nothing configured), so the fan-out has something
-    to call; the stub's own event loop runs in that thread, away from the service's.
+    `python -m` serves the stub so in development when nothing is configured; the tests
+    serve the stub and the service so (tests/harness.py), for real sockets and a loop apart.
+    Call it where no event loop runs: it waits for the start-up by polling.
     """
     listener = socket.socket()
     listener.bind((host, 0))
     port = listener.getsockname()[1]
-    # log_config=None: the process's logging is already set up; warning: no access lines.
-    config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        served,
+        log_config=None,  # the process's logging is already set up
+        log_level="warning",  # no access lines
+        lifespan=lifespan,
+        # Nothing here serves websockets, and older uvicorn releases import
+        # websockets.legacy for them (a DeprecationWarning, an error in the tests).
+        ws="none",
+        timeout_graceful_shutdown=1,  # a client that never hangs up does not hold the exit
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [listener]}, name="upstream-stub", daemon=True
+        target=server.run, kwargs={"sockets": [listener]}, name="uvicorn-thread", daemon=True
     )
     thread.start()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # start-up may spawn processes: slow on a busy machine
         while not server.started:
             if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the upstream stub did not start")
+                raise RuntimeError("the server did not start")
             time.sleep(0.01)
         yield f"http://{host}:{port}"
     finally:
