@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import aiohttp
 import httpx
 import httpx2
-from bench import running  # scripts/ is on sys.path when a script in it runs
+from bench import serving  # scripts/ is on sys.path when a script in it runs
 
 from {{ cookiecutter.package_name }}.http_client import build_http_client
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         help="event loop of the clients (uvicorn runs the service on uvloop)",
     )
     args: Any = parser.parse_args(argv)
-    with running(f"{PACKAGE}.upstream_stub", "/delay/0") as base:
+    with serving(["-m", f"{PACKAGE}.upstream_stub"], "/delay/0") as base:
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.loop}, stub {base}")
         with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
             runner.run(measure(base, args.calls, args.runs, args.delays))

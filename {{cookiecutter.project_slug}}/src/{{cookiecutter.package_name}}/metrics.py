@@ -162,6 +162,11 @@ class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # Each request's labelled series, looked up once and kept: `.labels()` validates and
+        # locks on every call (a few us per request). The labels are bounded (see above), so
+        # these stay small.
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[tuple[str, str], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,5 +187,17 @@ class RequestMetricsMiddleware:
         finally:
             self.metrics.in_progress.dec()
             method, route = method_label(scope["method"]), route_label(scope)
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            self._series_counted(method, route, status).inc()
+            self._series_timed(method, route).observe(time.perf_counter() - started)
+
+    def _series_counted(self, method: str, route: str, status: int) -> Counter:
+        key = (method, route, status)
+        if (series := self._counted.get(key)) is None:
+            series = self._counted[key] = self.metrics.requests.labels(method, route, str(status))
+        return series
+
+    def _series_timed(self, method: str, route: str) -> Histogram:
+        key = (method, route)
+        if (series := self._timed.get(key)) is None:
+            series = self._timed[key] = self.metrics.latency.labels(method, route)
+        return series
