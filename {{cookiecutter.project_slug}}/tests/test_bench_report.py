@@ -1,0 +1,73 @@
+"""scripts/bench.py reads wrk's report and the loop-lag histogram: the figures it prints are
+only as right as that parsing."""
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+
+# wrk 4.1's report (--latency), as it prints it.
+WRK_REPORT = """\
+Running 5s test @ http://127.0.0.1:8101/async/items/1
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    28.55ms   12.04ms 137.11ms   72.80%
+    Req/Sec     2.25k   201.43     2.53k    80.00%
+  Latency Distribution
+     50%  826.83us
+     75%   33.12ms
+     90%   41.97ms
+     99%    1.37s
+  11236 requests in 5.00s, 2.68MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 7
+Requests/sec:   2246.73
+Transfer/sec:    548.97KB
+"""
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench"] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_wrk_report_gives_rate_latencies_in_ms_and_every_error(bench: ModuleType) -> None:
+    load = bench.parse_wrk(WRK_REPORT)
+    assert load.requests_per_second == pytest.approx(2246.73)
+    assert load.p50_ms == pytest.approx(0.82683)
+    assert load.p99_ms == pytest.approx(1370.0)
+    assert load.errors == 7 + 2 + 3
+
+
+def test_a_wrk_report_without_errors_counts_none(bench: ModuleType) -> None:
+    clean = "\n".join(
+        line for line in WRK_REPORT.splitlines() if "errors" not in line and "Non-2xx" not in line
+    )
+    assert bench.parse_wrk(clean).errors == 0
+
+
+def test_a_wrk_report_that_is_not_one_is_refused_with_the_text(bench: ModuleType) -> None:
+    with pytest.raises(RuntimeError, match="unable to connect"):
+        bench.parse_wrk("unable to connect to 127.0.0.1:9 Connection refused\n")
+
+
+def test_the_lag_percentile_is_the_bucket_of_the_probes_taken_in_between(
+    bench: ModuleType,
+) -> None:
+    inf = float("inf")
+    before = {0.001: 90.0, 0.005: 95.0, 0.01: 99.0, 0.05: 100.0, inf: 100.0}
+    # 200 probes in between: 190 within 1 ms, 198 within 5 ms, 199 within 10 ms, all in 50.
+    after = {0.001: 280.0, 0.005: 293.0, 0.01: 298.0, 0.05: 300.0, inf: 300.0}
+    assert bench.lag_p99(before, after) == 0.005
+    # The probes before the run do not count: on their own they would put the p99 at 10 ms.
+    assert bench.lag_p99({}, before) == 0.01
