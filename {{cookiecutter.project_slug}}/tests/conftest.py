@@ -25,6 +25,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 from .harness import Service, database_name, running_app, url_with_database
 from .pgbouncer import has_pgbouncer, running_pgbouncer
+from .stub import Stub, running_stub
 
 
 @pytest.fixture(autouse=True)
@@ -158,3 +159,24 @@ def refuse_connections(postgres_server_url: str) -> Iterator[Callable[[str, bool
 
     yield switch
     admin.close()
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[Stub]:
+    # A sync fixture: the stub starts outside the test's event loop, which its start-up
+    # (a poll) would block.
+    with running_stub() as served:
+        yield served
+
+
+@pytest.fixture
+def service_database(make_database: Callable[[], str]) -> str:
+    """A database of the service's own: pg_stat_activity then counts its connections only."""
+    return make_database()
+
+
+@pytest.fixture
+def files_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "files"
+    directory.mkdir()
+    return directory

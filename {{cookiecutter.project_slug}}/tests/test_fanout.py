@@ -6,7 +6,7 @@ overlap is counted where the calls land, not inferred from time.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -17,16 +17,10 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 from .harness import free_port, running_app
 from .proofs import Heartbeat, burst, timed
-from .stub import Stub, running_stub
+from .stub import Stub
 
 DELAY = 0.3
 StartService = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[Stub]:
-    with running_stub() as served:
-        yield served
 
 
 @pytest.fixture

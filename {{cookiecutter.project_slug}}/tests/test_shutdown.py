@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +19,9 @@ from typing import Any
 
 import httpx
 import psycopg2
-import pytest
 
 from .harness import free_port
-from .stub import Stub, running_stub
+from .stub import Stub
 from .table_lock import ItemsTableLock
 
 # Generous on purpose: on a busy machine a process start can take seconds.
@@ -175,27 +174,6 @@ async def slow_body(chunks: int, pause: float) -> AsyncIterator[bytes]:
     for _ in range(chunks):
         yield b"x" * 16384
         await asyncio.sleep(pause)
-
-
-@pytest.fixture
-def service_database(make_database: Callable[[], str]) -> str:
-    """A database of the service's own: pg_stat_activity then counts its connections only."""
-    return make_database()
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[Stub]:
-    # A sync fixture: the stub starts outside the test's event loop, which its start-up
-    # (a poll) would block.
-    with running_stub() as served:
-        yield served
-
-
-@pytest.fixture
-def files_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "files"
-    directory.mkdir()
-    return directory
 
 
 async def test_sigterm_under_load_completes_every_request_in_the_grace_and_leaves_nothing(

@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,7 @@ import pytest
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.workers import worker_environment
 
-from .stub import running_stub
+from .stub import Stub
 from .test_shutdown import CLOSE_MARGIN, Server, connections_left, connections_to, serving
 
 WORKERS = 2
@@ -31,18 +30,6 @@ COUNTED = 'http_requests_total{method="GET",route="' + ROUTE + '",status="200"} 
 # Enough tries that both workers answer some of them once both have started.
 PATIENCE = 400
 BATCH = 8
-
-
-@pytest.fixture
-def service_database(make_database: Callable[[], str]) -> str:
-    return make_database()
-
-
-@pytest.fixture
-def files_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "files"
-    directory.mkdir()
-    return directory
 
 
 def test_workers_are_spawned_with_what_python_m_resolved_and_a_fresh_metrics_directory(
@@ -112,44 +99,43 @@ def scraped_by(text: str) -> int:
 
 
 async def test_two_workers_answer_with_their_own_pools_and_metrics_count_every_request(
-    service_database: str, files_dir: Path
+    service_database: str, files_dir: Path, stub: Stub
 ) -> None:
-    with running_stub() as stub:
-        async with serving(
-            service_database, files_dir, stub.url, 5.0, two_workers(files_dir)
-        ) as server:
-            workers = await asyncio.to_thread(worker_pids, server)
-            async with httpx.AsyncClient(
-                base_url=server.url, limits=fresh_connections(), timeout=30
-            ) as client:
-                # Which worker answered, and which process of its own CPU pool ran the work.
-                # Batches at once: while one worker is busy, the other accepts. (The server
-                # was ready when one worker was: the other may still be starting.)
-                answered: dict[int, set[int]] = {}
-                sent = 0
-                while len(answered) < WORKERS:
-                    assert sent < PATIENCE, f"only {set(answered)} answered {sent} requests"
-                    batch = await asyncio.gather(*(client.get(ROUTE) for _ in range(BATCH)))
-                    sent += BATCH
-                    for response in batch:
-                        pid = {place["place"]: place["pid"] for place in response.json()["places"]}
-                        answered.setdefault(pid["async def route"], set()).add(pid["process pool"])
-                # Both have started: both lifespans have opened their pools.
-                connections = await asyncio.to_thread(connections_to, service_database)
+    async with serving(
+        service_database, files_dir, stub.url, 5.0, two_workers(files_dir)
+    ) as server:
+        workers = await asyncio.to_thread(worker_pids, server)
+        async with httpx.AsyncClient(
+            base_url=server.url, limits=fresh_connections(), timeout=30
+        ) as client:
+            # Which worker answered, and which process of its own CPU pool ran the work.
+            # Batches at once: while one worker is busy, the other accepts. (The server
+            # was ready when one worker was: the other may still be starting.)
+            answered: dict[int, set[int]] = {}
+            sent = 0
+            while len(answered) < WORKERS:
+                assert sent < PATIENCE, f"only {set(answered)} answered {sent} requests"
+                batch = await asyncio.gather(*(client.get(ROUTE) for _ in range(BATCH)))
+                sent += BATCH
+                for response in batch:
+                    pid = {place["place"]: place["pid"] for place in response.json()["places"]}
+                    answered.setdefault(pid["async def route"], set()).add(pid["process pool"])
+            # Both have started: both lifespans have opened their pools.
+            connections = await asyncio.to_thread(connections_to, service_database)
 
-                scrapes: dict[int, str] = {}
-                tries = 0
-                while len(scrapes) < WORKERS:
-                    assert tries < PATIENCE, f"only {set(scrapes)} answered {tries} scrapes"
-                    text = (await client.get("/metrics")).text
-                    tries += 1
-                    # Whichever worker answers, it reports every worker's requests.
-                    assert sample(text, COUNTED) == sent, text
-                    # Its own scrape only: the live sum over both workers.
-                    assert sample(text, "http_requests_in_progress ") == 1, text
-                    scrapes[scraped_by(text)] = text
-            pools = {pool for pool_pids in answered.values() for pool in pool_pids}
-            pool_parents = await asyncio.to_thread(parents, pools)
+            scrapes: dict[int, str] = {}
+            tries = 0
+            while len(scrapes) < WORKERS:
+                assert tries < PATIENCE, f"only {set(scrapes)} answered {tries} scrapes"
+                text = (await client.get("/metrics")).text
+                tries += 1
+                # Whichever worker answers, it reports every worker's requests.
+                assert sample(text, COUNTED) == sent, text
+                # Its own scrape only: the live sum over both workers.
+                assert sample(text, "http_requests_in_progress ") == 1, text
+                scrapes[scraped_by(text)] = text
+        pools = {pool for pool_pids in answered.values() for pool in pool_pids}
+        pool_parents = await asyncio.to_thread(parents, pools)
 
     print(
         f"\n{sent} requests answered by workers {sorted(answered)}, counted whole in "
@@ -168,27 +154,26 @@ async def test_two_workers_answer_with_their_own_pools_and_metrics_count_every_r
 
 
 async def test_sigterm_drains_every_worker_and_removes_the_metrics_directory(
-    service_database: str, files_dir: Path
+    service_database: str, files_dir: Path, stub: Stub
 ) -> None:
     grace = 8.0
-    with running_stub() as stub:
-        async with serving(
-            service_database, files_dir, stub.url, grace, two_workers(files_dir)
-        ) as server:
-            workers = await asyncio.to_thread(worker_pids, server)
-            metrics_dir, mode = await asyncio.to_thread(metrics_directory, workers)
-            async with httpx.AsyncClient(
-                base_url=server.url, limits=fresh_connections(), timeout=30
-            ) as client:
-                tasks = [asyncio.create_task(client.get("/lesson/slow?delay=2")) for _ in range(6)]
-                # Summed over both workers, whichever answers the scrape.
-                await server.until_in_progress(client, len(tasks))
-                signalled = time.monotonic()
-                server.process.send_signal(signal.SIGTERM)
-                responses = await asyncio.gather(*tasks)
-            await server.exited()
-            exit_seconds = time.monotonic() - signalled
-            left = await asyncio.to_thread(connections_left, service_database)
+    async with serving(
+        service_database, files_dir, stub.url, grace, two_workers(files_dir)
+    ) as server:
+        workers = await asyncio.to_thread(worker_pids, server)
+        metrics_dir, mode = await asyncio.to_thread(metrics_directory, workers)
+        async with httpx.AsyncClient(
+            base_url=server.url, limits=fresh_connections(), timeout=30
+        ) as client:
+            tasks = [asyncio.create_task(client.get("/lesson/slow?delay=2")) for _ in range(6)]
+            # Summed over both workers, whichever answers the scrape.
+            await server.until_in_progress(client, len(tasks))
+            signalled = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            responses = await asyncio.gather(*tasks)
+        await server.exited()
+        exit_seconds = time.monotonic() - signalled
+        left = await asyncio.to_thread(connections_left, service_database)
 
     print(f"\nSIGTERM to {WORKERS} workers: exit after {exit_seconds:.2f} s (grace {grace} s)")
     assert [response.status_code for response in responses] == [200] * len(tasks), server.log
