@@ -146,6 +146,16 @@ def closed_loop(url: str, connections: int, seconds: float) -> Load:
     return asyncio.run(aiohttp_closed_loop(url, connections, seconds))
 
 
+async def failed(session: aiohttp.ClientSession, url: str) -> bool:
+    """One GET, its body read: whether it failed (an error status or no answer)."""
+    try:
+        async with session.get(url) as response:
+            await response.read()
+            return response.status >= 400
+    except aiohttp.ClientError:
+        return True
+
+
 async def aiohttp_closed_loop(url: str, connections: int, seconds: float) -> Load:
     latencies: list[float] = []
     errors = 0
@@ -155,12 +165,10 @@ async def aiohttp_closed_loop(url: str, connections: int, seconds: float) -> Loa
         nonlocal errors
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            try:
-                async with session.get(url) as response:
-                    await response.read()
-                    errors += response.status >= 400
-            except aiohttp.ClientError:
-                errors += 1
+            # Awaited first: `errors += await ...` would read `errors` before the await and
+            # lose what the other clients added meanwhile.
+            failure = await failed(session, url)
+            errors += failure
             latencies.append(time.perf_counter() - started)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -212,27 +220,16 @@ async def fixed_rate(url: str, rate: float, seconds: float) -> tuple[float, int]
     """Open loop: a request every 1/rate s whether or not earlier ones were answered.
     Returns the rate achieved and the errors."""
     loop = asyncio.get_running_loop()
-    errors = 0
-
-    async def fetch(session: aiohttp.ClientSession) -> None:
-        nonlocal errors
-        try:
-            async with session.get(url) as response:
-                await response.read()
-                errors += response.status >= 400
-        except aiohttp.ClientError:
-            errors += 1
-
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512)) as session:
         tasks = []
         started = loop.time()
         for n in range(int(rate * seconds)):
             if (wait := started + n / rate - loop.time()) > 0:
                 await asyncio.sleep(wait)
-            tasks.append(asyncio.create_task(fetch(session)))
-        await asyncio.gather(*tasks)
+            tasks.append(asyncio.create_task(failed(session, url)))
+        outcomes = await asyncio.gather(*tasks)
         elapsed = loop.time() - started
-    return len(tasks) / elapsed, errors
+    return len(tasks) / elapsed, sum(outcomes)
 
 
 async def lag_buckets(base: str) -> dict[float, float]:

@@ -8,6 +8,8 @@ from types import ModuleType
 
 import pytest
 
+from .stub import Stub
+
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
 
 # wrk 4.1's report (--latency), as it prints it.
@@ -71,3 +73,12 @@ def test_the_lag_percentile_is_the_bucket_of_the_probes_taken_in_between(
     assert bench.lag_p99(before, after) == 0.005
     # The probes before the run do not count: on their own they would put the p99 at 10 ms.
     assert bench.lag_p99({}, before) == 0.01
+
+
+async def test_fixed_rate_load_counts_every_request_that_failed(
+    bench: ModuleType, stub: Stub
+) -> None:
+    _, errors = await bench.fixed_rate(f"{stub.url}/no-such-route", 100, 0.3)
+    assert errors == 30
+    _, errors = await bench.fixed_rate(f"{stub.url}/delay/0", 100, 0.3)
+    assert errors == 0
