@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from {{ cookiecutter.package_name }}.metrics import (
     KNOWN_METHODS,
@@ -16,7 +17,7 @@ from {{ cookiecutter.package_name }}.metrics import (
 )
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import running_app
+from .harness import running_app, started_app
 from .proofs import burst
 
 STALL = 0.3
@@ -89,6 +90,43 @@ async def test_metrics_expose_thread_tokens_pools_and_requests(
         'http_requests_total{method="GET",route="/lesson/sync",status="200"}',
     ):
         assert family in text
+
+
+async def test_an_answer_is_counted_and_no_longer_in_progress_before_its_last_byte_leaves(
+    settings: Settings,
+) -> None:
+    # Over a socket, the client can read the answer and scrape again (perhaps another worker)
+    # before the server's code after the last write runs: the scrape must not depend on it.
+    # So this scrapes at the moment the last body message is handed to the server.
+    async with started_app(settings) as (app, client):
+        scraped: list[str] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                scraped.append(await scrape(client))
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/healthz",
+            "raw_path": b"/healthz",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"service.test")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("service.test", 80),
+        }
+        await app(scope, receive, send)
+    (text,) = scraped
+    assert 'http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    # The scrape itself is the one request in progress.
+    assert "http_requests_in_progress 1.0" in text
 
 
 def label_values(metrics_text: str, family: str, label: str) -> set[str]:

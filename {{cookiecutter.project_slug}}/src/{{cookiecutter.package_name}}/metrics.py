@@ -174,21 +174,34 @@ class RequestMetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        recorded = False
 
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        self.metrics.in_progress.inc()
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
             self.metrics.in_progress.dec()
             method, route = method_label(scope["method"]), route_label(scope)
             self._series_counted(method, route, status).inc()
             self._series_timed(method, route).observe(time.perf_counter() - started)
+
+        async def send_recorded(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Recorded before the last byte leaves, not after: a client that has its
+                # answer and scrapes next (another worker, perhaps) finds it counted and no
+                # longer in progress. After the write, this process could be descheduled
+                # first, and the scrape would see an answered request still running.
+                record()
+            await send(message)
+
+        self.metrics.in_progress.inc()
+        try:
+            await self.app(scope, receive, send_recorded)
+        finally:
+            if not recorded:  # no complete response: an error, or the client went away
+                record()
 
     def _series_counted(self, method: str, route: str, status: int) -> Counter:
         key = (method, route, status)
