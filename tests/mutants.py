@@ -845,8 +845,8 @@ MUTANTS = (
         edits=(
             edit(
                 "sync_db.py",
-                "if looks_alive(conn) and conn.expires_at > time.monotonic():",
-                "if looks_alive(conn):",
+                "    if conn.expires_at <= now:\n        return False\n",
+                "",
             ),
         ),
         proofs=(f"{FAULTS}::test_a_psycopg2_connection_is_replaced_once_past_its_lifetime",),

@@ -15,6 +15,7 @@ this small pool, whose rules are:
 - Before a connection is handed out, one non-blocking poll of its socket (no round trip):
   an idle connection has nothing to read, so a readable socket means the server said
   goodbye (pg_terminate_backend, a restart) and the connection is replaced, not used.
+  Not for one given back less than RECHECK_AFTER ago (see there).
 - Connections live at most `max_lifetime` (PSYCOPG2_MAX_LIFETIME, minus up to 10 % so they
   do not all expire together), then are replaced in the background.
 - `close(grace)` waits `grace` seconds for borrowed connections, then cancels what still
@@ -48,6 +49,14 @@ logger = logging.getLogger(__name__)
 # After the grace period and the cancel, how long cancelled statements get to come back.
 CANCEL_MARGIN = 1.0
 LIFETIME_JITTER = 0.1
+# A connection given back less than this long ago is handed out without the socket poll.
+# Under load connections go round in microseconds, and the poll, a system call, lets another
+# thread take the GIL and then waits to get it back: it cost /bridge 7 to 13 % of its rate
+# at saturation (scripts/bench.py items). The price: the server ending a connection in the
+# RECHECK_AFTER after its return, and a request borrowing it within that time, fails that
+# request (the poll itself leaves the same race, microseconds wide). After a restart
+# nothing is trusted: it takes longer than this.
+RECHECK_AFTER = 0.01
 
 
 class PoolTimeoutError(Exception):
@@ -83,6 +92,7 @@ class TimeoutCursor(psycopg2.extensions.cursor):
 class PooledConnection(psycopg2.extensions.connection):
     # Set by the pool right after connecting.
     expires_at: float = 0.0
+    returned_at: float = 0.0
     timeout_prefix: str = ""
 
     def with_timeout(self, query: str | bytes | Composable, cursor: TimeoutCursor) -> str | bytes:
@@ -104,6 +114,15 @@ def socket_readable(fd: int) -> bool:
 
 def looks_alive(conn: psycopg2.extensions.connection) -> bool:
     return not conn.closed and not socket_readable(conn.fileno())
+
+
+def fit_to_hand_out(conn: PooledConnection) -> bool:
+    now = time.monotonic()
+    if conn.expires_at <= now:
+        return False
+    if now - conn.returned_at < RECHECK_AFTER:
+        return not conn.closed
+    return looks_alive(conn)
 
 
 class Psycopg2Pool:
@@ -191,7 +210,7 @@ class Psycopg2Pool:
                         raise PoolClosedError("the psycopg2 pool is closing")
                     while self._idle:
                         conn = self._idle.pop()  # the most recently used: warm, and alive
-                        if looks_alive(conn) and conn.expires_at > time.monotonic():
+                        if fit_to_hand_out(conn):
                             self._borrowed.add(conn)
                             return conn
                         stale.append(conn)
@@ -261,6 +280,7 @@ class Psycopg2Pool:
         with self._changed:
             self._borrowed.discard(conn)
             if keep:
+                conn.returned_at = time.monotonic()
                 self._idle.append(conn)
             else:
                 self._open -= 1
