@@ -38,6 +38,7 @@ from cookiecutter.main import cookiecutter
 from .conftest import TEMPLATE_DIR
 from .containers import (
     LOW_PRIORITY,
+    LOW_PRIORITY_TIMEOUT,
     ContainerEngine,
     Timings,
     base_images,
@@ -195,7 +196,7 @@ def image(engine: ContainerEngine, bake: Bake, timings: Timings) -> str:
                     f"--tag={bake.image}",
                     str(bake.path),
                 ],
-                timeout=600,
+                timeout=LOW_PRIORITY_TIMEOUT,
             )
         with timings.step("stand-ins layered on them, after the build"):
             for made in layered:
