@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,10 +125,13 @@ async def serving(
 async def connection_refused(port: int) -> bool:
     try:
         _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except ConnectionRefusedError:
+    # Reset: the kernel had completed the handshake, then the listening socket closed
+    # before the server accepted it (seen under load). Not accepted either way.
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     writer.close()
-    await writer.wait_closed()
+    with suppress(ConnectionResetError):  # accepted, then reset by the closing server
+        await writer.wait_closed()
     return False
 
 
