@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -35,6 +36,24 @@ def pool_sizes(least: int, most: int) -> dict[str, int]:
         "asyncpg_pool_max_size": most,
         "psycopg2_pool_min_size": least,
         "psycopg2_pool_max_size": most,
+    }
+
+
+def request_scope(method: str, path: str) -> dict[str, Any]:
+    """An HTTP scope as uvicorn passes it, for calling the app's ASGI interface directly."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"service.test")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("service.test", 80),
     }
 
 

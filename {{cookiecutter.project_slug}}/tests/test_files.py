@@ -14,7 +14,6 @@ import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -26,7 +25,7 @@ from starlette.types import ASGIApp, Message
 from {{ cookiecutter.package_name }}.file_store import CHUNK_SIZE, FileStore, read_chunks
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import running_app, started_app
+from .harness import request_scope, running_app, started_app
 from .proofs import Heartbeat, burst
 
 LIMIT = 16 * 1024 * 1024
@@ -386,23 +385,6 @@ async def test_an_upload_streams_to_disk_without_buffering_the_body(files: FileS
     assert answer[0]["status"] == 201
     assert await asyncio.to_thread(lambda: (files.files_dir / "upload.bin").stat().st_size) == size
     assert peak < size / 4  # never the whole body in memory
-
-
-def request_scope(method: str, path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"service.test")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("service.test", 80),
-    }
 
 
 async def peak_memory_while(work: Awaitable[None]) -> int:

@@ -17,7 +17,7 @@ from {{ cookiecutter.package_name }}.metrics import (
 )
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import running_app, started_app
+from .harness import request_scope, running_app, started_app
 from .proofs import burst
 
 STALL = 0.3
@@ -108,21 +108,7 @@ async def test_an_answer_is_counted_and_no_longer_in_progress_before_its_last_by
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 scraped.append(await scrape(client))
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": "/healthz",
-            "raw_path": b"/healthz",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"host", b"service.test")],
-            "client": ("127.0.0.1", 50000),
-            "server": ("service.test", 80),
-        }
-        await app(scope, receive, send)
+        await app(request_scope("GET", "/healthz"), receive, send)
     (text,) = scraped
     assert 'http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
     # The scrape itself is the one request in progress.

@@ -22,7 +22,7 @@ from starlette.types import Message
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import running_app
+from .harness import request_scope, running_app
 
 TOKENS = 4
 # Generous bounds on things that take milliseconds when right; when wrong they never happen.
@@ -105,20 +105,7 @@ async def test_slow_downloaders_beyond_the_thread_tokens_leave_the_def_routes_an
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://service.test"
         )
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": "/sync/files/big.bin",
-            "raw_path": b"/sync/files/big.bin",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"service.test")],
-            "client": ("127.0.0.1", 50000),
-            "server": ("service.test", 80),
-        }
+        scope = request_scope("GET", "/sync/files/big.bin")
 
         async def download() -> None:
             await manager.app(dict(scope), receive, slow_client_send)
