@@ -375,8 +375,8 @@ MUTANTS = (
             ),
             edit(
                 "dependencies.py",
-                "return resources.http_client",
-                "return build_http_client(resources.settings)",
+                "return resources_of(request).http_client",
+                "return build_http_client(resources_of(request).settings)",
             ),
         ),
         proofs=(f"{FANOUT}::test_one_shared_client_reuses_its_connections_across_requests",),
@@ -422,14 +422,14 @@ MUTANTS = (
         proofs=(f"{FILES}::test_a_download_streams_in_chunks_without_loading_the_file",),
     ),
     Mutant(
-        id="resources-dependency-as-def",
+        id="pool-dependency-as-def",
         row="a dependency that only reads state or awaits",
-        description="`get_resources` written as `def`",
+        description="`get_asyncpg_pool` written as `def`",
         edits=(
             edit(
                 "dependencies.py",
-                "async def get_resources(request: Request) -> Resources:",
-                "def get_resources(request: Request) -> Resources:",
+                "async def get_asyncpg_pool(request: Request) -> AsyncpgPoolType:",
+                "def get_asyncpg_pool(request: Request) -> AsyncpgPoolType:",
             ),
         ),
         proofs=(f"{BEYOND}::test_async_dependencies_are_served_while_every_thread_token_is_held",),

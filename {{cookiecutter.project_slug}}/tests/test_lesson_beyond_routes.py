@@ -73,7 +73,7 @@ async def test_async_dependencies_are_served_while_every_thread_token_is_held(
                 await asyncio.sleep(0.005)
         # The only token is taken: whatever needs one now waits for /lesson/sync-slow.
         async_dependency = await client.get("/lesson/depends/async?delay=0")
-        # The service's own providers (resources, settings, the asyncpg pool) are async def.
+        # The service's own providers (settings, the asyncpg pool) are async def.
         providers = await client.get("/async/items?limit=1")
         assert not holder.done()
         sync_dependency = await client.get("/lesson/depends/sync?delay=0")

@@ -1,7 +1,10 @@
 """Typed shortcuts to the lifespan's resources, for route signatures.
 
 The providers are `async def` on purpose: a plain `def` dependency would cost a trip through
-the thread pool (and a thread token) just to read an attribute.
+the thread pool (and a thread token) just to read an attribute. Each reads the request's
+state itself rather than depending on `get_resources`: FastAPI spends about 15 us of CPU on
+every dependency it resolves, and the data routes take two of these on every request
+(docs/performance.md, `scripts/bench_layers.py`).
 """
 
 from collections.abc import AsyncIterator
@@ -26,34 +29,38 @@ else:
     AsyncpgPoolType = asyncpg.Pool
 
 
-async def get_resources(request: Request) -> Resources:
+def resources_of(request: Request) -> Resources:
     return cast(Resources, request.state.resources)
+
+
+async def get_resources(request: Request) -> Resources:
+    return resources_of(request)
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-async def get_settings(resources: ResourcesDep) -> Settings:
-    return resources.settings
+async def get_settings(request: Request) -> Settings:
+    return resources_of(request).settings
 
 
-async def get_asyncpg_pool(resources: ResourcesDep) -> AsyncpgPoolType:
-    return resources.asyncpg_pool
+async def get_asyncpg_pool(request: Request) -> AsyncpgPoolType:
+    return resources_of(request).asyncpg_pool
 
 
-async def get_psycopg2_pool(resources: ResourcesDep) -> Psycopg2Pool:
-    return resources.psycopg2_pool
+async def get_psycopg2_pool(request: Request) -> Psycopg2Pool:
+    return resources_of(request).psycopg2_pool
 
 
-async def get_cpu_pool(resources: ResourcesDep) -> CpuPool:
-    return resources.cpu_pool
+async def get_cpu_pool(request: Request) -> CpuPool:
+    return resources_of(request).cpu_pool
 
 
-async def get_http_client(resources: ResourcesDep) -> httpx.AsyncClient:
-    return resources.http_client
+async def get_http_client(request: Request) -> httpx.AsyncClient:
+    return resources_of(request).http_client
 
 
-async def wait_for_a_psycopg2_connection(resources: ResourcesDep) -> AsyncIterator[None]:
+async def wait_for_a_psycopg2_connection(request: Request) -> AsyncIterator[None]:
     """For `def` routes on psycopg2: wait for a free connection here, on the loop, before
     FastAPI gives the route a thread. Waiting inside the route (in the pool) would hold a
     thread token the whole time: with the pool busy, 40 waiting requests would take every
@@ -64,6 +71,7 @@ async def wait_for_a_psycopg2_connection(resources: ResourcesDep) -> AsyncIterat
     pool's size is a setting read at start-up, and it waits without a time limit. This
     waits at most PSYCOPG2_ACQUIRE_TIMEOUT, then 503, like the pool itself.
     """
+    resources = resources_of(request)
     places = resources.psycopg2_places
     try:
         with anyio.fail_after(resources.settings.psycopg2_acquire_timeout):
