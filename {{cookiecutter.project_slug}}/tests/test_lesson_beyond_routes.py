@@ -72,9 +72,13 @@ async def test_async_dependencies_are_served_while_every_thread_token_is_held(
             while limiter.borrowed_tokens < 1:  # noqa: ASYNC110 (sampling, like the heartbeat)
                 await asyncio.sleep(0.005)
         # The only token is taken: whatever needs one now waits for /lesson/sync-slow.
-        async_dependency = await client.get("/lesson/depends/async?delay=0")
-        # The service's own providers (settings, the asyncpg pool) are async def.
-        providers = await client.get("/async/items?limit=1")
+        async with Heartbeat() as heartbeat:
+            async_dependency = await client.get("/lesson/depends/async?delay=0")
+            # The service's own providers (settings, the asyncpg pool) are async def.
+            providers = await client.get("/async/items?limit=1")
+        # Nothing queued for the token: a `def` provider would have waited for the holder
+        # (counted, so a loaded machine that slows the holder's exit cannot hide it).
+        assert heartbeat.peak_tasks_waiting_for_token == 0
         assert not holder.done()
         sync_dependency = await client.get("/lesson/depends/sync?delay=0")
         assert holder.done()  # the def dependency could only start after the holder ended
