@@ -22,8 +22,10 @@ import argparse
 import asyncio
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -42,6 +44,11 @@ from {{ cookiecutter.package_name }}.items.http import ItemId
 from {{ cookiecutter.package_name }}.items.schemas import Item
 from {{ cookiecutter.package_name }}.routes import async_items, health
 from {{ cookiecutter.package_name }}.settings import Settings
+
+# The project root, for the scope the tests call the app with (one definition of "a request as
+# uvicorn passes it"): scripts/ alone is on sys.path when a script in it runs.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.harness import request_scope
 
 CALLERS = 16
 rungs = APIRouter(prefix="/rung")
@@ -101,22 +108,7 @@ async def cpu_us_per_request(app: ASGIApp, path: str, state: dict[str, Any], cal
         async def send(message: Message) -> None:
             sent.append(message)
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"bench")],
-            "client": ("127.0.0.1", 50000),
-            "server": ("bench", 80),
-            "state": state.copy(),
-        }
-        await app(scope, receive, send)
+        await app({**request_scope("GET", path), "state": state.copy()}, receive, send)
         if sent[0]["status"] != 200:
             raise RuntimeError(f"{path} answered {sent[0]['status']}")
 
