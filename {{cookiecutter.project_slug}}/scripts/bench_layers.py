@@ -221,6 +221,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=4000, help="requests per rung per round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds, rungs taking turns")
     options = parser.parse_args()
+    if options.calls < CALLERS or options.rounds < 1:
+        parser.error(f"--calls must be at least {CALLERS} (the callers) and --rounds at least 1")
     with migrated_database() as database_url:
         uvloop.run(run(database_url, options.calls, options.rounds))
 

@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
         help="event loop of the clients (uvicorn runs the service on uvloop)",
     )
     args: Any = parser.parse_args(argv)
+    if args.calls < 1 or args.runs < 1 or any(delay < 0 for delay in args.delays):
+        parser.error("--calls and --runs must be at least 1, and --delays not negative")
     with serving(["-m", f"{PACKAGE}.upstream_stub"], "/delay/0") as base:
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.loop}, stub {base}")
         with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
