@@ -13,6 +13,50 @@ from pathlib import Path
 
 LICENSES_DIR = "licenses"
 LICENSE_FILE = "LICENSE"
+LOCKS_DIR = "locks"
+# The package's folder in the generated project, with the package name as a placeholder.
+PACKAGE = "src/{package}"
+
+# The files of each optional part, removed when a bake leaves the part out (paths relative to
+# the project; a folder goes whole). Only composition files (app, lifespan, settings,
+# dependencies), pyproject.toml, the deployment files and the docs wire a part in with
+# control tags; everything else of a part lives in files of its own, listed here.
+PART_FILES: dict[str, tuple[str, ...]] = {
+    "lessons": (f"{PACKAGE}/lessons", "tests/lessons"),
+    "asyncpg": (
+        f"{PACKAGE}/db/asyncpg_pool.py",
+        f"{PACKAGE}/items/async_repository.py",
+        f"{PACKAGE}/routes/async_items.py",
+        "tests/test_asyncpg_concurrency.py",
+        "tests/test_asyncpg_faults.py",
+        "scripts/bench_layers.py",
+    ),
+    "psycopg2": (
+        f"{PACKAGE}/db/psycopg2_pool.py",
+        f"{PACKAGE}/items/sync_repository.py",
+        f"{PACKAGE}/routes/sync_items.py",
+        f"{PACKAGE}/routes/bridge.py",
+        "tests/test_psycopg2_concurrency.py",
+        "tests/test_psycopg2_pool_faults.py",
+        "scripts/bench_pool_checks.py",
+    ),
+    # What needs both drivers in one bake: one table read and written by both.
+    "both drivers": ("tests/test_items_both_drivers.py",),
+    "outbound_http": (
+        f"{PACKAGE}/outbound",
+        f"{PACKAGE}/routes/fanout.py",
+        f"{PACKAGE}/dev/upstream_stub.py",
+        "tests/outbound",
+        "scripts/bench_transports.py",
+    ),
+    "file_storage": (f"{PACKAGE}/files", f"{PACKAGE}/routes/files.py", "tests/files"),
+}
+# Files that exist in two versions, one per driver that can do the job: without psycopg2,
+# the asyncpg version takes the place of the default (psycopg2) one; otherwise it goes.
+DRIVER_VERSIONS: dict[str, str] = {
+    f"{PACKAGE}/db/migrations/env.py": f"{PACKAGE}/db/migrations/env_asyncpg.py",
+    "tests/support/admin.py": "tests/support/admin_asyncpg.py",
+}
 
 
 def remove_path(path: Path) -> None:
@@ -36,6 +80,46 @@ def remove_unselected_parts(project_dir: Path, *, kubernetes: str, github_action
         remove_empty_dir(project_dir / "deploy")
     if github_actions == "no":
         remove_path(project_dir / ".github")
+
+
+def parts_left_out(context: Mapping[str, object]) -> list[str]:
+    """The optional parts (keys of PART_FILES) these answers leave out."""
+    database = context["database"]
+    kept = {
+        "lessons": context["lessons"] == "yes",
+        "asyncpg": database in {"both", "asyncpg"},
+        "psycopg2": database in {"both", "psycopg2"},
+        "both drivers": database == "both",
+        "outbound_http": context["outbound_http"] == "yes",
+        "file_storage": context["file_storage"] == "yes",
+    }
+    return [part for part, keep in kept.items() if not keep]
+
+
+def install_lock(project_dir: Path, context: Mapping[str, object]) -> None:
+    """Keep, as uv.lock, the lock made for this bake's dependencies (scripts/lock_bake.py)."""
+    locks_dir = project_dir / LOCKS_DIR
+    source = locks_dir / f"{context['database']}-outbound-{context['outbound_http']}.lock"
+    if not source.is_file():
+        msg = f"lock {LOCKS_DIR}/{source.name} is missing from the template"
+        raise FileNotFoundError(msg)
+    source.replace(project_dir / "uv.lock")
+    remove_path(locks_dir)
+
+
+def remove_left_out_parts(project_dir: Path, context: Mapping[str, object]) -> None:
+    """Remove every file of the parts left out; put each driver-specific file in place."""
+    package = str(context["package_name"])
+    for part in parts_left_out(context):
+        for path in PART_FILES[part]:
+            remove_path(project_dir / path.format(package=package))
+    for default, asyncpg_version in DRIVER_VERSIONS.items():
+        target = project_dir / default.format(package=package)
+        replacement = project_dir / asyncpg_version.format(package=package)
+        if context["database"] == "asyncpg":
+            replacement.replace(target)
+        else:
+            remove_path(replacement)
 
 
 def install_license(project_dir: Path, license_name: str) -> None:
@@ -74,6 +158,8 @@ def finish(project_dir: Path, context: Mapping[str, object]) -> None:
         kubernetes=str(context["kubernetes"]),
         github_actions=str(context["github_actions"]),
     )
+    remove_left_out_parts(project_dir, context)
+    install_lock(project_dir, context)
     install_license(project_dir, str(context["license"]))
 
 

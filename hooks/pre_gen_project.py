@@ -28,6 +28,7 @@ PORT_MAX = 65535
 
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 YES_NO = ("yes", "no")
+DATABASES = ("both", "asyncpg", "psycopg2")
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
 
 PROJECT_SLUG_RE = re.compile(r"[a-z]([a-z0-9-]*[a-z0-9])?")
@@ -44,8 +45,11 @@ RESERVED_FOLDER_NAMES = frozenset({"tests", "test"})
 # The generated project's own folder inside the template (spelt in two pieces: cookiecutter
 # renders this file, and the whole name would become the project slug).
 PROJECT_TEMPLATE_DIR = "{" + "{cookiecutter.project_slug}" + "}"
-# Jinja tags in the template's Python files (the package name in imports, say): each is
-# replaced by a placeholder name before parsing. Braces in classes: this file is rendered.
+# Jinja in the template's Python files: a control tag stands alone on its line (the lines it
+# guards are all parsed, so an import one option keeps is reserved too); an expression (the
+# package name in imports, say) is replaced by a placeholder name before parsing. Braces in
+# classes: this file is rendered.
+JINJA_BLOCK_LINE_RE = re.compile(r"^[ \t]*[{]%.*?%[}][ \t]*$", re.MULTILINE)
 JINJA_TAG_RE = re.compile(r"[{][{].*?[}][}]|[{]%.*?%[}]|[{]#.*?#[}]", re.DOTALL)
 PLACEHOLDER = "_"
 
@@ -59,7 +63,8 @@ def imported_modules(template_dir: Path) -> frozenset[str]:
     """
     names: set[str] = set()
     for path in sorted((template_dir / PROJECT_TEMPLATE_DIR).rglob("*.py")):
-        source = JINJA_TAG_RE.sub(PLACEHOLDER, path.read_text(encoding="utf-8"))
+        source = JINJA_BLOCK_LINE_RE.sub("", path.read_text(encoding="utf-8"))
+        source = JINJA_TAG_RE.sub(PLACEHOLDER, source)
         for node in ast.walk(ast.parse(source, filename=str(path))):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
@@ -217,6 +222,24 @@ def validate_github_actions(value: str) -> str | None:
     return _validate_yes_no("github_actions", value)
 
 
+def validate_lessons(value: str) -> str | None:
+    return _validate_yes_no("lessons", value)
+
+
+def validate_database(value: str) -> str | None:
+    if value in DATABASES:
+        return None
+    return reject("database", value, f"use one of {', '.join(DATABASES)}")
+
+
+def validate_outbound_http(value: str) -> str | None:
+    return _validate_yes_no("outbound_http", value)
+
+
+def validate_file_storage(value: str) -> str | None:
+    return _validate_yes_no("file_storage", value)
+
+
 def validate_license(value: str) -> str | None:
     if value in LICENSES:
         return None
@@ -235,6 +258,10 @@ VALIDATORS: dict[str, Callable[[str], str | None]] = {
     "kubernetes": validate_kubernetes,
     "github_actions": validate_github_actions,
     "license": validate_license,
+    "lessons": validate_lessons,
+    "database": validate_database,
+    "outbound_http": validate_outbound_http,
+    "file_storage": validate_file_storage,
 }
 
 

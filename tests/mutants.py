@@ -7,6 +7,7 @@ that each mutant's proofs are linked from its row. Paths are those of the defaul
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 PACKAGE = "src/my_service"
 
@@ -18,13 +19,45 @@ class Edit:
     new: str
 
 
+# The parts of the template a mutant's code and proofs live in (cookiecutter's options): a bake
+# runs the mutants whose parts it has. "asyncpg" and "psycopg2" are the drivers the `database`
+# option keeps.
+LESSONS = "lessons"
+ASYNCPG = "asyncpg"
+PSYCOPG2 = "psycopg2"
+OUTBOUND = "outbound_http"
+FILES = "file_storage"
+
+
+def parts_of(options: dict[str, str]) -> frozenset[str]:
+    """The parts a bake with these options has (the defaults where an option is not given)."""
+    database = options.get("database", "both")
+    kept = {
+        LESSONS: options.get("lessons", "yes") == "yes",
+        ASYNCPG: database in {"both", "asyncpg"},
+        PSYCOPG2: database in {"both", "psycopg2"},
+        OUTBOUND: options.get("outbound_http", "yes") == "yes",
+        FILES: options.get("file_storage", "yes") == "yes",
+    }
+    return frozenset(part for part, present in kept.items() if present)
+
+
 @dataclass(frozen=True)
 class Mutant:
     id: str
+    needs: frozenset[str]  # the parts it applies to (all of them must be in the bake)
     row: str  # the first cell of its decision-table row, verbatim
     description: str  # what the row's "fails on" cell says, verbatim
     edits: tuple[Edit, ...]
     proofs: tuple[str, ...]  # node ids (parameters optional) that must fail on it
+
+    def applies_to(self, parts: frozenset[str]) -> bool:
+        return self.needs <= parts
+
+    def proofs_in(self, project: Path) -> tuple[str, ...]:
+        """The proofs a bake has: a proof that lives with a part (tests/lessons/...) goes with
+        it, and the mutant's other proofs must still kill it."""
+        return tuple(p for p in self.proofs if (project / p.split("::")[0]).is_file())
 
 
 def edit(module: str, old: str, new: str) -> Edit:
@@ -32,39 +65,47 @@ def edit(module: str, old: str, new: str) -> Edit:
     return Edit(f"{PACKAGE}/{module}", old, new)
 
 
-LESSON = "tests/test_lesson.py"
+LESSON = "tests/lessons/test_waiting.py"
 ITEMS = "tests/test_items_concurrency.py"
-FANOUT = "tests/test_fanout.py"
-FILES = "tests/test_files.py"
-BEYOND = "tests/test_lesson_beyond_routes.py"
+ASYNCPG_ITEMS = "tests/test_asyncpg_concurrency.py"
+PSYCOPG2_ITEMS = "tests/test_psycopg2_concurrency.py"
+PSYCOPG2_FAULTS = "tests/test_psycopg2_pool_faults.py"
+ASYNCPG_FAULTS = "tests/test_asyncpg_faults.py"
+FANOUT = "tests/outbound/test_fanout.py"
+FILES = "tests/files/test_files.py"
+BEYOND = "tests/lessons/test_beyond_routes.py"
 FAULTS = "tests/test_database_faults.py"
 BOUNCER = "tests/test_pgbouncer.py"
-REQUEST_ID = "tests/test_request_id.py"
+REQUEST_ID = "tests/lessons/test_request_id.py"
 
 MUTANTS = (
     Mutant(
         id="async-route-as-def",
+        needs=frozenset({LESSONS}),
         row="nothing that blocks (or only awaits)",
         description="`/lesson/async` written as `def`",
-        edits=(edit("routes/lesson.py", "async def lesson_async(", "def lesson_async("),),
+        edits=(edit("lessons/waiting.py", "async def lesson_async(", "def lesson_async("),),
         proofs=(f"{LESSON}::test_async_route_runs_on_the_loop_and_sync_route_in_a_worker_thread",),
     ),
     Mutant(
         id="sleep-instead-of-await",
+        needs=frozenset({LESSONS}),
         row="waits on something awaitable",
         description="`time.sleep` in place of `await asyncio.sleep`",
-        edits=(edit("routes/lesson.py", "await asyncio.sleep(delay)", "time.sleep(delay)"),),
+        edits=(edit("lessons/waiting.py", "await asyncio.sleep(delay)", "time.sleep(delay)"),),
         proofs=(f"{LESSON}::test_awaiting_requests_overlap_on_the_loop_without_threads",),
     ),
     Mutant(
         id="blocking-route-as-async",
+        needs=frozenset({LESSONS}),
         row="calls a blocking library, whole route",
         description="`/lesson/sync-slow` written as `async def`",
-        edits=(edit("routes/lesson.py", "def lesson_sync_slow(", "async def lesson_sync_slow("),),
+        edits=(edit("lessons/waiting.py", "def lesson_sync_slow(", "async def lesson_sync_slow("),),
         proofs=(f"{LESSON}::test_blocking_def_requests_overlap_in_worker_threads",),
     ),
     Mutant(
         id="tokens-not-applied",
+        needs=frozenset({LESSONS}),
         row="many blocking routes at once",
         description="the limiter left at AnyIO's default",
         edits=(
@@ -79,11 +120,12 @@ MUTANTS = (
     ),
     Mutant(
         id="offload-calls-directly",
+        needs=frozenset({LESSONS}),
         row="one blocking call inside async code",
         description="the blocking call made directly, without `to_thread`",
         edits=(
             edit(
-                "routes/lesson.py",
+                "lessons/waiting.py",
                 "thread = await asyncio.to_thread(blocking_wait, delay)",
                 "thread = blocking_wait(delay)",
             ),
@@ -92,6 +134,7 @@ MUTANTS = (
     ),
     Mutant(
         id="default-executor-kept",
+        needs=frozenset(),
         row="many such calls at once",
         description="the executor left at Python's default",
         edits=(
@@ -108,6 +151,7 @@ MUTANTS = (
     ),
     Mutant(
         id="one-executor-thread",
+        needs=frozenset({LESSONS}),
         row="many such calls at once",
         description="an executor smaller than configured",
         edits=(
@@ -121,20 +165,23 @@ MUTANTS = (
     ),
     Mutant(
         id="cpu-route-as-async",
+        needs=frozenset({LESSONS}),
         row="pure-Python CPU work, short",
         description="`/lesson/cpu` written as `async def`",
-        edits=(edit("routes/lesson.py", "def lesson_cpu(", "async def lesson_cpu("),),
+        edits=(edit("lessons/cpu.py", "def lesson_cpu(", "async def lesson_cpu("),),
         proofs=(
             f"{LESSON}::test_cpu_work_in_def_keeps_the_loop_answering_but_threads_share_the_gil",
         ),
     ),
     Mutant(
         id="cpu-offload-to-threads",
+        needs=frozenset({LESSONS}),
         row="CPU work that must scale",
         description="the loop's thread executor instead of the process pool",
         edits=(
+            edit("lessons/cpu.py", "from typing import Annotated\n", "import asyncio\nfrom typing import Annotated\n"),
             edit(
-                "routes/lesson.py",
+                "lessons/cpu.py",
                 "return await processes.run(crunch, steps)",
                 "return await asyncio.to_thread(crunch, steps)",
             ),
@@ -143,11 +190,12 @@ MUTANTS = (
     ),
     Mutant(
         id="cpu-offload-on-the-loop",
+        needs=frozenset({LESSONS}),
         row="CPU work that must scale",
         description="the work run on the loop",
         edits=(
             edit(
-                "routes/lesson.py",
+                "lessons/cpu.py",
                 "return await processes.run(crunch, steps)",
                 "return crunch(steps)",
             ),
@@ -156,13 +204,14 @@ MUTANTS = (
     ),
     Mutant(
         id="anti-pattern-fixed",
+        needs=frozenset({LESSONS}),
         row="`time.sleep` (or any blocking call) in `async def`",
         description="the anti-pattern route fixed with `await asyncio.sleep` (the proofs "
         "must see the harm, not pass regardless)",
         edits=(
-            edit("routes/antipatterns.py", "import time\n", "import asyncio\nimport time\n"),
+            edit("lessons/antipatterns.py", "import time\n", "import asyncio\nimport time\n"),
             edit(
-                "routes/antipatterns.py",
+                "lessons/antipatterns.py",
                 "    time.sleep(delay)  # noqa: ASYNC251\n    return Waited(",
                 "    await asyncio.sleep(delay)\n    return Waited(",
             ),
@@ -175,6 +224,7 @@ MUTANTS = (
     ),
     Mutant(
         id="healthz-as-def",
+        needs=frozenset({LESSONS}),
         row="liveness while threads are busy",
         description="`/healthz` written as `def`",
         edits=(edit("routes/health.py", "async def healthz(", "def healthz("),),
@@ -182,18 +232,20 @@ MUTANTS = (
     ),
     Mutant(
         id="one-shared-asyncpg-connection",
+        needs=frozenset({ASYNCPG}),
         row="queries with an async driver",
         description="one connection shared by every request",
         edits=(
-            edit("lifespan.py", "min_size=settings.asyncpg_pool_min_size,", "min_size=1,"),
-            edit("lifespan.py", "max_size=settings.asyncpg_pool_max_size,", "max_size=1,"),
+            edit("db/asyncpg_pool.py", "min_size=settings.asyncpg_pool_min_size,", "min_size=1,"),
+            edit("db/asyncpg_pool.py", "max_size=settings.asyncpg_pool_max_size,", "max_size=1,"),
         ),
         proofs=(
-            f"{ITEMS}::test_asyncpg_requests_wait_in_postgresql_together_on_the_loop_without_threads",
+            f"{ASYNCPG_ITEMS}::test_asyncpg_requests_wait_in_postgresql_together_on_the_loop_without_threads",
         ),
     ),
     Mutant(
         id="bridge-calls-directly",
+        needs=frozenset({PSYCOPG2}),
         row="a sync-only library from async code",
         description="the psycopg2 call made directly, without `to_thread`",
         edits=(
@@ -204,27 +256,29 @@ MUTANTS = (
             ),
         ),
         proofs=(
-            f"{ITEMS}::test_the_bridge_waits_in_an_executor_thread_while_the_loop_keeps_serving",
+            f"{PSYCOPG2_ITEMS}::test_the_bridge_waits_in_an_executor_thread_while_the_loop_keeps_serving",
         ),
     ),
     Mutant(
         id="negative-control-bridged",
+        needs=frozenset({PSYCOPG2}),
         row="a database driver call in `async def`",
         description="the test-only route fixed with `to_thread` (the proof must see the "
         "stall, not pass regardless)",
         edits=(
             Edit(
-                ITEMS,
+                PSYCOPG2_ITEMS,
                 "return found(sync_repository.get_item(pool, item_id))",
                 "return found(await asyncio.to_thread(sync_repository.get_item, pool, item_id))",
             ),
         ),
         proofs=(
-            f"{ITEMS}::test_psycopg2_inside_async_def_stalls_the_loop_and_only_the_heartbeat_sees_it",
+            f"{PSYCOPG2_ITEMS}::test_psycopg2_inside_async_def_stalls_the_loop_and_only_the_heartbeat_sees_it",
         ),
     ),
     Mutant(
         id="autocommit-off",
+        needs=frozenset({PSYCOPG2}),
         row="one-statement reads and writes",
         description="autocommit off (psycopg2's default)",
         edits=(edit("items/sync_repository.py", "conn.autocommit = True", "pass"),),
@@ -234,6 +288,7 @@ MUTANTS = (
     ),
     Mutant(
         id="price-as-float",
+        needs=frozenset(),
         row="one resource on two drivers",
         description="money serialised as a float",
         edits=(edit("items/schemas.py", 'return f"{value:.2f}"', "return str(float(value))"),),
@@ -241,23 +296,26 @@ MUTANTS = (
     ),
     Mutant(
         id="file-route-as-async",
+        needs=frozenset({FILES}),
         row="file I/O with `open()`",
         description="the file routes written as `async def`",
         edits=(
             edit("routes/files.py", "def list_files(", "async def list_files("),
             edit("routes/files.py", "def download_file(", "async def download_file("),
         ),
-        proofs=("tests/test_files.py::test_large_file_transfers_in_def_routes_keep_the_loop_free",),
+        proofs=("tests/files/test_files.py::test_large_file_transfers_in_def_routes_keep_the_loop_free",),
     ),
     Mutant(
         id="resolved-path-check-dropped",
+        needs=frozenset({FILES}),
         row="a file name from a client",
         description="the resolved-path check dropped",
-        edits=(edit("file_store.py", "if path.resolve() != path:", "if False:"),),
-        proofs=("tests/test_files.py::test_symlinks_inside_files_dir_are_refused_not_followed",),
+        edits=(edit("files/store.py", "if path.resolve() != path:", "if False:"),),
+        proofs=("tests/files/test_files.py::test_symlinks_inside_files_dir_are_refused_not_followed",),
     ),
     Mutant(
         id="readiness-always-ready",
+        needs=frozenset(),
         row="readiness of two drivers",
         description="readiness that answers 200 whatever its checks say",
         edits=(
@@ -274,24 +332,26 @@ MUTANTS = (
     ),
     Mutant(
         id="sync-pool-raises-when-empty",
+        needs=frozenset({PSYCOPG2}),
         row="queries with a sync driver",
         description="a pool that fails at once when empty",
         edits=(
             edit(
-                "sync_db.py",
+                "db/psycopg2_pool.py",
                 "remaining = deadline - time.monotonic()",
                 "remaining = 0.0",
             ),
         ),
         proofs=(
-            f"{ITEMS}::test_psycopg2s_own_pool_raises_when_empty_where_ours_waits_up_to_a_timeout",
+            f"{PSYCOPG2_ITEMS}::test_psycopg2s_own_pool_raises_when_empty_where_ours_waits_up_to_a_timeout",
         ),
     ),
     Mutant(
         id="no-command-timeout",
+        needs=frozenset({ASYNCPG}),
         row="a busy pool or a hung statement",
         description="asyncpg's `command_timeout` left out",
-        edits=(edit("lifespan.py", "command_timeout=settings.asyncpg_command_timeout,", ""),),
+        edits=(edit("db/asyncpg_pool.py", "command_timeout=settings.asyncpg_command_timeout,", ""),),
         proofs=(
             f"{ITEMS}::test_a_statement_past_its_timeout_answers_503_instead_of_hanging"
             "[/async/items]",
@@ -299,6 +359,7 @@ MUTANTS = (
     ),
     Mutant(
         id="released-only-on-success",
+        needs=frozenset({ASYNCPG}),
         row="connections on error paths",
         description="an asyncpg connection released only on success",
         edits=(
@@ -318,19 +379,21 @@ MUTANTS = (
     ),
     Mutant(
         id="pool-closes-above-minimum",
+        needs=frozenset({PSYCOPG2}),
         row="psycopg2 pool sizing",
         description="connections closed on return instead of kept",
         edits=(
             edit(
-                "sync_db.py",
+                "db/psycopg2_pool.py",
                 "keep = not conn.closed and not self._closing",
                 "keep = False and not self._closing",
             ),
         ),
-        proofs=(f"{ITEMS}::test_the_psycopg2_pool_keeps_connections_opened_above_its_minimum",),
+        proofs=(f"{PSYCOPG2_ITEMS}::test_the_psycopg2_pool_keeps_connections_opened_above_its_minimum",),
     ),
     Mutant(
         id="no-503-handler",
+        needs=frozenset(),
         row="the database is down",
         description="the 503 handler left out (a 500)",
         edits=(
@@ -347,17 +410,20 @@ MUTANTS = (
     ),
     Mutant(
         id="fanout-one-after-another",
+        needs=frozenset({OUTBOUND}),
         row="many outbound HTTP calls at once",
         description="the calls awaited one after another",
         edits=(
             edit(
                 "routes/fanout.py",
-                "tasks = [group.create_task(call_upstream(client, url, settings))"
-                " for _ in range(n)]",
-                "tasks = []\n"
+                "            tasks = [\n"
+                "                group.create_task(call_upstream(upstream.client, url, settings))"
+                " for _ in range(n)\n"
+                "            ]",
+                "            tasks = []\n"
                 "            for _ in range(n):\n"
                 "                tasks.append("
-                "group.create_task(call_upstream(client, url, settings)))\n"
+                "group.create_task(call_upstream(upstream.client, url, settings)))\n"
                 "                await tasks[-1]",
             ),
         ),
@@ -365,29 +431,33 @@ MUTANTS = (
     ),
     Mutant(
         id="client-per-request",
+        needs=frozenset({OUTBOUND}),
         row="an HTTP client",
         description="a client built per request",
         edits=(
             edit(
                 "dependencies.py",
-                "from .lifespan import Resources\n",
-                "from .http_client import build_http_client\nfrom .lifespan import Resources\n",
+                "from .outbound.client import Upstream\n",
+                "from .outbound.client import Upstream, build_http_client\n",
             ),
             edit(
                 "dependencies.py",
-                "return resources_of(request).http_client",
-                "return build_http_client(resources_of(request).settings)",
+                "    return resources_of(request).upstream\n",
+                "    resources = resources_of(request)\n"
+                "    client = build_http_client(resources.settings)\n"
+                "    return Upstream(resources.upstream.url, client)\n",
             ),
         ),
         proofs=(f"{FANOUT}::test_one_shared_client_reuses_its_connections_across_requests",),
     ),
     Mutant(
         id="limits-on-the-client",
+        needs=frozenset({OUTBOUND}),
         row="bounding outbound connections",
         description="limits given to the client instead of the transport",
         edits=(
             edit(
-                "http_client.py",
+                "outbound/client.py",
                 "transport=UpstreamTransport(limits=limits),",
                 "transport=UpstreamTransport(),\n        limits=limits,",
             ),
@@ -396,13 +466,15 @@ MUTANTS = (
     ),
     Mutant(
         id="no-read-timeout",
+        needs=frozenset({OUTBOUND}),
         row="an upstream that is slow, down or failing",
         description="no read timeout",
-        edits=(edit("http_client.py", "read=settings.http_read_timeout,", "read=None,"),),
+        edits=(edit("outbound/client.py", "read=settings.http_read_timeout,", "read=None,"),),
         proofs=(f"{FANOUT}::test_an_upstream_slower_than_the_read_timeout_is_a_504",),
     ),
     Mutant(
         id="upload-read-whole",
+        needs=frozenset({FILES}),
         row="a large upload",
         description="the upload read whole into memory",
         edits=(
@@ -416,6 +488,7 @@ MUTANTS = (
     ),
     Mutant(
         id="download-read-whole",
+        needs=frozenset({FILES}),
         row="a large download",
         description="the file read whole into memory",
         edits=(edit("routes/files.py", "read_chunks(file),", "iter([file.read()]),"),),
@@ -423,24 +496,26 @@ MUTANTS = (
     ),
     Mutant(
         id="pool-dependency-as-def",
+        needs=frozenset({LESSONS, ASYNCPG}),
         row="a dependency that only reads state or awaits",
         description="`get_asyncpg_pool` written as `def`",
         edits=(
             edit(
                 "dependencies.py",
-                "async def get_asyncpg_pool(request: Request) -> AsyncpgPoolType:",
-                "def get_asyncpg_pool(request: Request) -> AsyncpgPoolType:",
+                "async def get_asyncpg_pool(request: Request) -> AsyncpgPool:",
+                "def get_asyncpg_pool(request: Request) -> AsyncpgPool:",
             ),
         ),
         proofs=(f"{BEYOND}::test_async_dependencies_are_served_while_every_thread_token_is_held",),
     ),
     Mutant(
         id="async-dependency-sleeps",
+        needs=frozenset({LESSONS}),
         row="a dependency that only reads state or awaits",
         description="`time.sleep` in the `async def` dependency",
         edits=(
             edit(
-                "routes/lesson_dependencies.py",
+                "lessons/dependencies.py",
                 "    await asyncio.sleep(delay)\n    yield Opened(",
                 "    time.sleep(delay)\n    yield Opened(",
             ),
@@ -449,11 +524,12 @@ MUTANTS = (
     ),
     Mutant(
         id="blocking-dependency-as-async",
+        needs=frozenset({LESSONS}),
         row="a dependency that calls a blocking library (a `yield` one opens and closes)",
         description="the blocking dependency written as `async def`",
         edits=(
             edit(
-                "routes/lesson_dependencies.py",
+                "lessons/dependencies.py",
                 "def open_blocking_connection(delay: Delay) -> Iterator[Opened]:",
                 "async def open_blocking_connection(delay: Delay) -> Iterator[Opened]:",
             ),
@@ -462,11 +538,12 @@ MUTANTS = (
     ),
     Mutant(
         id="wrong-dependency-fixed",
+        needs=frozenset({LESSONS}),
         row="a blocking call in an `async def` dependency, setup or teardown",
         description="the wrong dependency made `def` (the proofs must see the harm)",
         edits=(
             edit(
-                "routes/antipatterns.py",
+                "lessons/antipatterns.py",
                 "async def open_blocking_connection_on_the_loop(",
                 "def open_blocking_connection_on_the_loop(",
             ),
@@ -478,11 +555,12 @@ MUTANTS = (
     ),
     Mutant(
         id="blocking-task-as-async",
+        needs=frozenset({LESSONS}),
         row="blocking work after the response (a sync mail or SDK client)",
         description="the blocking task written as `async def`",
         edits=(
             edit(
-                "routes/lesson_background.py",
+                "lessons/background.py",
                 "def send_receipt_blocking(delay: float) -> None:",
                 "async def send_receipt_blocking(delay: float) -> None:",
             ),
@@ -493,11 +571,12 @@ MUTANTS = (
     ),
     Mutant(
         id="async-task-sleeps",
+        needs=frozenset({LESSONS}),
         row="awaiting work after the response",
         description="`time.sleep` in the `async def` task",
         edits=(
             edit(
-                "routes/lesson_background.py",
+                "lessons/background.py",
                 "    await asyncio.sleep(delay)",
                 "    time.sleep(delay)",
             ),
@@ -506,11 +585,12 @@ MUTANTS = (
     ),
     Mutant(
         id="wrong-task-fixed",
+        needs=frozenset({LESSONS}),
         row="a blocking call in an `async def` background task",
         description="the wrong task made `def` (the proofs must see the harm)",
         edits=(
             edit(
-                "routes/antipatterns.py",
+                "lessons/antipatterns.py",
                 "async def send_receipt_on_the_loop(",
                 "def send_receipt_on_the_loop(",
             ),
@@ -523,11 +603,12 @@ MUTANTS = (
     ),
     Mutant(
         id="sync-stream-as-async",
+        needs=frozenset({LESSONS}),
         row="streaming from a blocking source (a file, a sync cursor)",
         description="the blocking iterator written as an async generator",
         edits=(
             edit(
-                "routes/lesson_streaming.py",
+                "lessons/streaming.py",
                 "def blocking_chunks(chunks: int, delay: float) -> Iterator[str]:",
                 "async def blocking_chunks(chunks: int, delay: float) -> Iterator[str]:",
             ),
@@ -536,11 +617,12 @@ MUTANTS = (
     ),
     Mutant(
         id="async-stream-sleeps",
+        needs=frozenset({LESSONS}),
         row="streaming from an awaitable source",
         description="`time.sleep` in the async generator",
         edits=(
             edit(
-                "routes/lesson_streaming.py",
+                "lessons/streaming.py",
                 "        await asyncio.sleep(delay)",
                 "        time.sleep(delay)",
             ),
@@ -549,11 +631,12 @@ MUTANTS = (
     ),
     Mutant(
         id="wrong-stream-fixed",
+        needs=frozenset({LESSONS}),
         row="a blocking call in an async generator",
         description="the wrong generator made a sync iterator (the proofs must see the harm)",
         edits=(
             edit(
-                "routes/antipatterns.py",
+                "lessons/antipatterns.py",
                 "async def blocking_chunks_on_the_loop(",
                 "def blocking_chunks_on_the_loop(",
             ),
@@ -565,11 +648,12 @@ MUTANTS = (
     ),
     Mutant(
         id="disconnect-not-watched",
+        needs=frozenset({LESSONS}),
         row="work a client may abandon",
         description="the disconnect watcher left out",
         edits=(
             edit(
-                "routes/lesson_disconnect.py",
+                "lessons/disconnect.py",
                 "        group.start_soon("
                 "cancel_when_the_client_leaves, request, group.cancel_scope)\n",
                 "",
@@ -579,11 +663,12 @@ MUTANTS = (
     ),
     Mutant(
         id="start-up-blocks-the-loop",
+        needs=frozenset({LESSONS}),
         row="a blocking step at start-up (connects, the CA bundle, starting processes)",
         description="the CPU process pool started on the loop",
         edits=(
             edit(
-                "lifespan.py",
+                "lessons/__init__.py",
                 "cpu_pool = await asyncio.to_thread(CpuPool, settings)",
                 "cpu_pool = CpuPool(settings)",
             ),
@@ -592,6 +677,7 @@ MUTANTS = (
     ),
     Mutant(
         id="connection-wait-in-a-thread",
+        needs=frozenset({PSYCOPG2}),
         row="queries with a sync driver",
         description="the wait for a connection left to the `def` route's thread",
         edits=(
@@ -602,12 +688,13 @@ MUTANTS = (
             ),
         ),
         proofs=(
-            f"{ITEMS}::"
+            f"{PSYCOPG2_ITEMS}::"
             "test_psycopg2_requests_beyond_the_pool_wait_on_the_loop_without_a_thread_token",
         ),
     ),
     Mutant(
         id="upload-writes-on-the-loop",
+        needs=frozenset({FILES}),
         row="a large upload",
         description="each write made on the loop",
         edits=(
@@ -618,17 +705,18 @@ MUTANTS = (
             ),
         ),
         proofs=(
-            "tests/test_thread_budget.py::"
+            "tests/files/test_thread_budget.py::"
             "test_slow_uploaders_beyond_the_thread_tokens_leave_the_def_routes_answering",
         ),
     ),
     Mutant(
         id="no-call-deadline",
+        needs=frozenset({OUTBOUND}),
         row="an upstream that trickles or never stops sending",
         description="no deadline per call",
         edits=(
             edit(
-                "routes/fanout.py",
+                "outbound/calls.py",
                 "asyncio.timeout(settings.http_call_timeout)",
                 "asyncio.timeout(None)",
             ),
@@ -637,6 +725,7 @@ MUTANTS = (
     ),
     Mutant(
         id="no-fanout-deadline",
+        needs=frozenset({OUTBOUND}),
         row="an upstream that trickles or never stops sending",
         description="no deadline per fan-out",
         edits=(
@@ -650,11 +739,12 @@ MUTANTS = (
     ),
     Mutant(
         id="body-read-uncapped",
+        needs=frozenset({OUTBOUND}),
         row="an upstream that trickles or never stops sending",
         description="the body read uncapped",
         edits=(
             edit(
-                "routes/fanout.py",
+                "outbound/calls.py",
                 "content = await read_capped(response, settings.http_response_max_bytes)",
                 "content = await response.aread()",
             ),
@@ -666,21 +756,23 @@ MUTANTS = (
     ),
     Mutant(
         id="broken-pool-kept",
+        needs=frozenset({LESSONS}),
         row="a CPU worker process that dies (OOM killer, segfault)",
         description="the broken pool kept",
-        edits=(edit("cpu_pool.py", "await asyncio.to_thread(self._replace)", "pass"),),
+        edits=(edit("lessons/process_pool.py", "await asyncio.to_thread(self._replace)", "pass"),),
         proofs=(
-            "tests/test_cpu_pool.py::"
+            "tests/lessons/test_cpu_pool.py::"
             "test_a_killed_cpu_worker_costs_one_503_and_a_new_pool_serves_the_next_requests",
         ),
     ),
     Mutant(
         id="limit-inside-the-thread",
+        needs=frozenset({LESSONS}),
         row="a resource with few places, used from `def` routes",
         description="`max_concurrency` left out",
         edits=(
             edit(
-                "routes/lesson.py",
+                "lessons/waiting.py",
                 'Depends(use_the_scarce_resource, max_concurrency=SCARCE_PLACES, scope="function")',
                 'Depends(use_the_scarce_resource, scope="function")',
             ),
@@ -692,28 +784,30 @@ MUTANTS = (
     ),
     Mutant(
         id="no-free-space-margin",
+        needs=frozenset({FILES}),
         row="a full disk",
         description="no free-space margin (the disk fills up)",
         edits=(
             edit(
-                "file_store.py",
+                "files/store.py",
                 "if free - incoming < self.min_free_bytes:",
                 "if free - incoming < 0:",
             ),
         ),
         proofs=(
-            "tests/test_file_space.py::"
+            "tests/files/test_file_space.py::"
             "test_uploads_are_refused_with_507_while_the_volume_keeps_its_margin",
-            "tests/test_file_space.py::test_a_margin_above_the_free_space_refuses_every_upload_with_507",
+            "tests/files/test_file_space.py::test_a_margin_above_the_free_space_refuses_every_upload_with_507",
         ),
     ),
     Mutant(
         id="run-in-executor-without-context",
+        needs=frozenset({LESSONS}),
         row="a log line a request causes, from any thread or process",
         description="`run_in_executor` without `copy_context().run`",
         edits=(
             edit(
-                "routes/request_id.py",
+                "lessons/request_id.py",
                 "None, contextvars.copy_context().run, log_from,",
                 "None, log_from,",
             ),
@@ -722,11 +816,12 @@ MUTANTS = (
     ),
     Mutant(
         id="request-id-not-passed-to-process",
+        needs=frozenset({LESSONS}),
         row="a log line a request causes, from any thread or process",
         description="the id not passed to the process pool",
         edits=(
             edit(
-                "routes/request_id.py",
+                "lessons/request_id.py",
                 "run_with_request_id, current_request_id(), log_from,",
                 "run_with_request_id, None, log_from,",
             ),
@@ -735,51 +830,55 @@ MUTANTS = (
     ),
     Mutant(
         id="connect-unbounded",
+        needs=frozenset({PSYCOPG2}),
         row="waiting for a psycopg2 connection, connecting included",
         description="a connect the acquire timeout does not bound",
         edits=(
             edit(
-                "sync_db.py",
+                "db/psycopg2_pool.py",
                 "conn = opening.result(timeout=max(0.0, deadline - time.monotonic()))",
                 "conn = opening.result()",
             ),
         ),
         proofs=(
-            f"{FAULTS}::test_the_acquire_timeout_bounds_connecting_to_a_server_that_never_answers",
-            f"{FAULTS}::test_giving_a_connection_back_never_waits_for_a_connect_in_progress",
+            f"{PSYCOPG2_FAULTS}::test_the_acquire_timeout_bounds_connecting_to_a_server_that_never_answers",
+            f"{PSYCOPG2_FAULTS}::test_giving_a_connection_back_never_waits_for_a_connect_in_progress",
         ),
     ),
     Mutant(
         id="connect-under-the-lock",
+        needs=frozenset({PSYCOPG2}),
         row="waiting for a psycopg2 connection, connecting included",
         description="connecting under the pool's lock (as psycopg2's own pool does)",
         edits=(
             edit(
-                "sync_db.py",
+                "db/psycopg2_pool.py",
                 "                        opening = self._connector.submit(self._connect)\n",
                 "                        opening = Future()\n"
                 "                        opening.set_result(self._connect())\n",
             ),
         ),
         proofs=(
-            f"{FAULTS}::test_the_acquire_timeout_bounds_connecting_to_a_server_that_never_answers",
-            f"{FAULTS}::test_giving_a_connection_back_never_waits_for_a_connect_in_progress",
+            f"{PSYCOPG2_FAULTS}::test_the_acquire_timeout_bounds_connecting_to_a_server_that_never_answers",
+            f"{PSYCOPG2_FAULTS}::test_giving_a_connection_back_never_waits_for_a_connect_in_progress",
         ),
     ),
     Mutant(
         id="busy-is-down",
+        needs=frozenset({PSYCOPG2}),
         row="readiness while the pools are busy",
         description="readiness that queues for a connection (busy becomes 503)",
-        edits=(edit("routes/health.py", "        if pool.busy:\n            return BUSY\n", ""),),
+        edits=(edit("db/psycopg2_pool.py", "    if pool.busy:\n        return BUSY\n", ""),),
         proofs=(f"{FAULTS}::test_readiness_says_busy_not_down_while_every_connection_is_borrowed",),
     ),
     Mutant(
         id="psycopg2-trusts-idle-connections",
+        needs=frozenset({PSYCOPG2}),
         row="idle connections the server ended (restart, failover, `pg_terminate_backend`)",
         description="psycopg2 connections handed out unchecked",
         edits=(
             edit(
-                "sync_db.py",
+                "db/psycopg2_pool.py",
                 "    return not conn.closed and not socket_readable(conn.fileno())",
                 "    return not conn.closed",
             ),
@@ -791,11 +890,12 @@ MUTANTS = (
     ),
     Mutant(
         id="asyncpg-trusts-idle-connections",
+        needs=frozenset({ASYNCPG}),
         row="idle connections the server ended (restart, failover, `pg_terminate_backend`)",
         description="asyncpg connections handed out unchecked",
         edits=(
             edit(
-                "async_db.py",
+                "db/asyncpg_pool.py",
                 "    return sock is not None and socket_readable(sock.fileno())",
                 "    return False",
             ),
@@ -804,22 +904,24 @@ MUTANTS = (
     ),
     Mutant(
         id="read-not-retried",
+        needs=frozenset({ASYNCPG}),
         row="a read whose connection dies under it",
         description="no retry of a read",
         edits=(
             edit(
                 "items/async_repository.py",
-                "        if exc.__cause__ is None or not connection_broken(exc.__cause__):\n"
+                "        if exc.__cause__ is None or not FAILURES.connection_broken(exc.__cause__):\n"
                 "            raise",
                 "        raise",
             ),
         ),
         proofs=(
-            f"{FAULTS}::test_a_read_whose_connection_dies_under_it_runs_again_and_a_write_does_not",
+            f"{ASYNCPG_FAULTS}::test_a_read_whose_connection_dies_under_it_runs_again_and_a_write_does_not",
         ),
     ),
     Mutant(
         id="write-retried",
+        needs=frozenset({ASYNCPG}),
         row="a read whose connection dies under it",
         description="a write retried like a read",
         edits=(
@@ -835,29 +937,31 @@ MUTANTS = (
             ),
         ),
         proofs=(
-            f"{FAULTS}::test_a_read_whose_connection_dies_under_it_runs_again_and_a_write_does_not",
+            f"{ASYNCPG_FAULTS}::test_a_read_whose_connection_dies_under_it_runs_again_and_a_write_does_not",
         ),
     ),
     Mutant(
         id="no-max-lifetime",
+        needs=frozenset({PSYCOPG2}),
         row="long-lived connections",
         description="no maximum lifetime",
         edits=(
             edit(
-                "sync_db.py",
+                "db/psycopg2_pool.py",
                 "    if conn.expires_at <= now:\n        return False\n",
                 "",
             ),
         ),
-        proofs=(f"{FAULTS}::test_a_psycopg2_connection_is_replaced_once_past_its_lifetime",),
+        proofs=(f"{PSYCOPG2_FAULTS}::test_a_psycopg2_connection_is_replaced_once_past_its_lifetime",),
     ),
     Mutant(
         id="unnamed-connections",
+        needs=frozenset({ASYNCPG}),
         row="long-lived connections",
         description="asyncpg's connections left unnamed",
         edits=(
             edit(
-                "lifespan.py",
+                "db/asyncpg_pool.py",
                 '        server_settings={"application_name": '
                 'f"{settings.database_application_name}/asyncpg"},\n',
                 "",
@@ -867,26 +971,28 @@ MUTANTS = (
     ),
     Mutant(
         id="shutdown-waits-for-statements",
+        needs=frozenset({PSYCOPG2}),
         row="shutdown while psycopg2 statements run",
         description="no cancel after the grace",
         edits=(
             edit(
-                "sync_db.py",
+                "db/psycopg2_pool.py",
                 "                with suppress(psycopg2.Error):\n                    conn.cancel()",
                 "                pass",
             ),
         ),
         proofs=(
-            f"{FAULTS}::test_closing_the_psycopg2_pool_cancels_what_still_runs_after_the_grace",
+            f"{PSYCOPG2_FAULTS}::test_closing_the_psycopg2_pool_cancels_what_still_runs_after_the_grace",
         ),
     ),
     Mutant(
         id="schema-errors-are-bugs",
+        needs=frozenset(),
         row="a database without this release's schema",
         description="undefined tables treated as bugs (a 500)",
         edits=(
             edit(
-                "database_errors.py",
+                "db/failures.py",
                 "        return code[:2] in UNAVAILABLE_SQLSTATE_CLASSES"
                 " or code in SCHEMA_BEHIND_SQLSTATES",
                 "        return code[:2] in UNAVAILABLE_SQLSTATE_CLASSES",
@@ -898,24 +1004,26 @@ MUTANTS = (
     ),
     Mutant(
         id="statement-cache-on",
+        needs=frozenset({ASYNCPG}),
         row="PgBouncer in transaction mode",
         description="asyncpg's statement cache left on",
         edits=(
             edit(
-                "lifespan.py",
+                "db/asyncpg_pool.py",
                 "        statement_cache_size=settings.asyncpg_statement_cache_size,\n",
                 "",
             ),
         ),
-        proofs=(f"{BOUNCER}::test_both_drivers_serve_items_through_pgbouncer_in_transaction_mode",),
+        proofs=(f"{BOUNCER}::test_every_driver_serves_items_through_pgbouncer_in_transaction_mode",),
     ),
     Mutant(
         id="session-wide-timeout",
+        needs=frozenset({PSYCOPG2}),
         row="PgBouncer in transaction mode",
         description="the timeout as a session-wide `SET`",
         edits=(
             edit(
-                "sync_db.py",
+                "db/psycopg2_pool.py",
                 'else f"SET LOCAL statement_timeout = {round(statement_timeout * 1000)}; "',
                 'else f"SET statement_timeout = {round(statement_timeout * 1000)}; "',
             ),

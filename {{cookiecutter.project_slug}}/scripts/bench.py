@@ -91,7 +91,7 @@ def migrated_database() -> Iterator[str]:
     with ExitStack() as stack:
         url = os.environ.get("DATABASE_URL")
         if url is None:
-            from {{ cookiecutter.package_name }}.embedded_db import embedded_postgres  # noqa: PLC0415
+            from {{ cookiecutter.package_name }}.dev.embedded_postgres import embedded_postgres  # noqa: PLC0415
 
             pgdata = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-db-")))
             url = stack.enter_context(embedded_postgres(pgdata / "pgdata"))

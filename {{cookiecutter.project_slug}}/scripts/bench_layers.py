@@ -38,7 +38,8 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.types import ASGIApp, Message
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.dependencies import AsyncpgPool, SettingsDep, resources_of
+from {{ cookiecutter.package_name }}.db.asyncpg_pool import AsyncpgPool
+from {{ cookiecutter.package_name }}.dependencies import AsyncpgPoolDep, SettingsDep, resources_of
 from {{ cookiecutter.package_name }}.items import async_repository
 from {{ cookiecutter.package_name }}.items.http import ItemId
 from {{ cookiecutter.package_name }}.items.schemas import Item
@@ -48,15 +49,14 @@ from {{ cookiecutter.package_name }}.settings import Settings
 # The project root, for the scope the tests call the app with (one definition of "a request as
 # uvicorn passes it"): scripts/ alone is on sys.path when a script in it runs.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.harness import request_scope
+from tests.support.harness import request_scope
 
 CALLERS = 16
 rungs = APIRouter(prefix="/rung")
 
 
-def pool_of(request: Request) -> "asyncpg.Pool[asyncpg.Record]":
-    pool: asyncpg.Pool[asyncpg.Record] = resources_of(request).asyncpg_pool
-    return pool
+def pool_of(request: Request) -> AsyncpgPool:
+    return resources_of(request).asyncpg_pool
 
 
 @rungs.get("/bare/{item_id}")
@@ -76,7 +76,7 @@ async def typed_read(item_id: int, request: Request) -> Item:
 
 
 @rungs.get("/dependencies/{item_id}")
-async def injected_read(item_id: ItemId, pool: AsyncpgPool, settings: SettingsDep) -> Item:
+async def injected_read(item_id: ItemId, pool: AsyncpgPoolDep, settings: SettingsDep) -> Item:
     async with pool.acquire() as conn:
         row = await conn.fetchrow(async_repository.SELECT_ONE, item_id)
     assert row is not None
@@ -191,7 +191,7 @@ async def run(database_url: str, calls: int, rounds: int) -> None:
                 ),
                 ("  + response model (Item)", none, "/rung/model" + item, state),
                 (
-                    "  + dependencies (ItemId, AsyncpgPool, SettingsDep)",
+                    "  + dependencies (ItemId, AsyncpgPoolDep, SettingsDep)",
                     none,
                     "/rung/dependencies" + item,
                     state,

@@ -18,9 +18,9 @@ from pathlib import Path
 import asyncpg
 
 from {{ cookiecutter.package_name }} import sync_db
-from {{ cookiecutter.package_name }}.async_db import live_connection
-from {{ cookiecutter.package_name }}.embedded_db import embedded_postgres
-from {{ cookiecutter.package_name }}.sync_db import Psycopg2Pool
+from {{ cookiecutter.package_name }}.db.asyncpg_pool import live_connection
+from {{ cookiecutter.package_name }}.db.psycopg2_pool import Psycopg2Pool
+from {{ cookiecutter.package_name }}.dev.embedded_postgres import embedded_postgres
 
 ROUNDS = 5
 CALLS = 2000

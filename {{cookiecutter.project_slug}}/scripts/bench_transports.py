@@ -26,7 +26,7 @@ import httpx
 import httpx2
 from bench import serving  # scripts/ is on sys.path when a script in it runs
 
-from {{ cookiecutter.package_name }}.http_client import build_http_client
+from {{ cookiecutter.package_name }}.outbound.client import build_http_client
 from {{ cookiecutter.package_name }}.settings import Settings
 
 PACKAGE = "{{ cookiecutter.package_name }}"

@@ -14,18 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg2
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
-from psycopg2 import sql
 
-from {{ cookiecutter.package_name }}.embedded_db import embedded_postgres
-from {{ cookiecutter.package_name }}.migrate import upgrade_to_head
+from {{ cookiecutter.package_name }}.db.migrate import upgrade_to_head
+from {{ cookiecutter.package_name }}.dev.embedded_postgres import embedded_postgres
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import Service, database_name, running_app, url_with_database
-from .pgbouncer import has_pgbouncer, running_pgbouncer
-from .stub import Stub, running_stub
+from .support.database import Admin, quoted
+from .support.harness import Service, database_name, running_app, url_with_database
+from .support.pgbouncer import has_pgbouncer, running_pgbouncer
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +40,13 @@ def blockbuster(request: pytest.FixtureRequest) -> Iterator[BlockBuster | None]:
     with blockbuster_ctx("{{ cookiecutter.package_name }}") as detector:
         # asyncpg looks for ~/.pgpass and ~/.postgresql/* certificates with a few stat()
         # calls each time it opens a connection. That is asyncpg's choice, rare behind a
-        # pool, and not this service's code: allow exactly that function.
+        # pool, and not this service's code: allow exactly that function (harmless in a
+        # bake without asyncpg).
         for function in detector.functions.values():
             function.can_block_in("asyncpg/connect_utils.py", "_parse_connect_dsn_and_args")
+            # Alembic reads its migration files: on an event loop of its own when it runs
+            # over asyncpg (db/migrations/env.py), never on the loop that serves requests.
+            function.can_block_in("db/migrations/env.py", "run_migrations")
         yield detector
 
 
@@ -67,14 +69,12 @@ def postgres_server_url() -> Iterator[str]:
 def make_database(postgres_server_url: str) -> Iterator[Callable[..., str]]:
     """Create throwaway databases on demand, migrated unless `migrate=False`; drop all of
     them at the end."""
-    admin = psycopg2.connect(postgres_server_url)
-    admin.autocommit = True
+    admin = Admin(postgres_server_url)
     created: list[str] = []
 
     def make(*, migrate: bool = True) -> str:
         name = f"test_{{ cookiecutter.package_name }}_{secrets.token_hex(4)}"
-        with admin.cursor() as cursor:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        admin.execute(f"CREATE DATABASE {quoted(name)}")
         created.append(name)
         url = url_with_database(postgres_server_url, name)
         if migrate:
@@ -82,11 +82,8 @@ def make_database(postgres_server_url: str) -> Iterator[Callable[..., str]]:
         return url
 
     yield make
-    with admin.cursor() as cursor:
-        for name in created:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    for name in created:
+        admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)} WITH (FORCE)")
     admin.close()
 
 
@@ -106,14 +103,11 @@ def database_url(make_database: Callable[[], str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def make_settings(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[..., Settings]:
+def make_settings() -> Callable[..., Settings]:
     """Settings from explicit values only: the developer's environment and .env stay out."""
-    files_dir = tmp_path_factory.mktemp("files")
 
     def make(**overrides: Any) -> Settings:
-        return Settings.model_validate({"files_dir": files_dir, **overrides})
+        return Settings.model_validate(overrides)
 
     return make
 
@@ -140,33 +134,19 @@ def fresh(service: Service) -> Service:
 @pytest.fixture
 def refuse_connections(postgres_server_url: str) -> Iterator[Callable[[str, bool], None]]:
     """Make a database refuse (or accept again) connections, cutting the existing ones."""
-    admin = psycopg2.connect(postgres_server_url)
-    admin.autocommit = True
+    admin = Admin(postgres_server_url)
 
     def switch(url: str, refuse: bool) -> None:
         name = database_name(url)
-        with admin.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
-                    sql.Identifier(name), sql.Literal(not refuse)
-                )
+        allow = "false" if refuse else "true"
+        admin.execute(f"ALTER DATABASE {quoted(name)} WITH ALLOW_CONNECTIONS {allow}")
+        if refuse:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", name
             )
-            if refuse:
-                cursor.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,),
-                )
 
     yield switch
     admin.close()
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[Stub]:
-    # A sync fixture: the stub starts outside the test's event loop, which its start-up
-    # (a poll) would block.
-    with running_stub() as served:
-        yield served
 
 
 @pytest.fixture

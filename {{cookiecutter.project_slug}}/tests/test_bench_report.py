@@ -3,12 +3,15 @@ only as right as that parsing."""
 
 import importlib.util
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from .stub import Stub
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from .support.served import Served, serving_app
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
 
@@ -75,10 +78,16 @@ def test_the_lag_percentile_is_the_bucket_of_the_probes_taken_in_between(
     assert bench.lag_p99({}, before) == 0.01
 
 
+@pytest.fixture(scope="module")
+def served(database_url: str, make_settings: Callable[..., Settings]) -> Iterator[Served]:
+    with serving_app(make_settings(database_url=database_url)) as served:
+        yield served
+
+
 async def test_fixed_rate_load_counts_every_request_that_failed(
-    bench: ModuleType, stub: Stub
+    bench: ModuleType, served: Served
 ) -> None:
-    _, errors = await bench.fixed_rate(f"{stub.url}/no-such-route", 100, 0.3)
+    _, errors = await bench.fixed_rate(f"{served.url}/no-such-route", 100, 0.3)
     assert errors == 30
-    _, errors = await bench.fixed_rate(f"{stub.url}/delay/0", 100, 0.3)
+    _, errors = await bench.fixed_rate(f"{served.url}/healthz", 100, 0.3)
     assert errors == 0

@@ -4,44 +4,37 @@ import threading
 from collections.abc import Callable
 
 import anyio.to_thread
-import psycopg2
 import pytest
 
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import DRIVERS, Settings
 
-from .harness import database_name, running_app
+from .support.database import fetch
+from .support.harness import database_name, running_app
 
 
 def open_connections(server_url: str, url: str) -> int:
-    with psycopg2.connect(server_url) as conn, conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database_name(url),)
-        )
-        row = cursor.fetchone()
-    conn.close()
-    assert row is not None
-    return int(row[0])
+    statement = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+    return int(fetch(server_url, statement, database_name(url))[0][0])
 
 
-async def test_lifespan_opens_both_pools_and_closes_every_connection_at_shutdown(
+async def test_lifespan_opens_every_pool_and_closes_every_connection_at_shutdown(
     make_database: Callable[[], str],
     make_settings: Callable[..., Settings],
     postgres_server_url: str,
 ) -> None:
     url = await asyncio.to_thread(make_database)
-    settings = make_settings(
-        database_url=url,
-        asyncpg_pool_min_size=3,
-        asyncpg_pool_max_size=3,
-        psycopg2_pool_min_size=2,
-        psycopg2_pool_max_size=2,
-    )
+    # A size of its own for each pool (3, 2): each pool's minimum is honoured, not a sum.
+    sizes = {driver: 3 - index for index, driver in enumerate(DRIVERS)}
+    pools = {}
+    for driver, size in sizes.items():
+        pools[f"{driver}_pool_min_size"] = pools[f"{driver}_pool_max_size"] = size
+    settings = make_settings(database_url=url, **pools)
     async with running_app(settings) as client:
         assert (await client.get("/readyz")).status_code == 200
         # Pre-warmed pools: every connection is open before the first request needs it.
         during = await asyncio.to_thread(open_connections, postgres_server_url, url)
     after = await asyncio.to_thread(open_connections, postgres_server_url, url)
-    assert during == 3 + 2
+    assert during == sum(sizes.values())
     assert after == 0
 
 

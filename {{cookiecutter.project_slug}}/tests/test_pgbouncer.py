@@ -1,28 +1,26 @@
-"""Both drivers through a real PgBouncer 1.18 in transaction mode (tests/pgbouncer.py): the
+"""Every driver through a real PgBouncer 1.18 in transaction mode (support/pgbouncer.py): the
 items, the statement timeouts and the recovery proofs, with fewer server connections than
 the service's pools hold, so statements of different clients share server connections.
 
-What it takes (docs/deployment.md): ASYNCPG_STATEMENT_CACHE_SIZE=0 (PgBouncer before 1.21
-does not track prepared statements), and a psycopg2 statement timeout that is not the
-`options` startup parameter (PgBouncer refuses it: the pool could not even start).
+What it takes is in docs/deployment.md (support/parts.py's `through_pgbouncer`).
 """
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
-import psycopg2
 import pytest
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .harness import database_name, pool_sizes, running_app, url_with_database
-from .pgbouncer import SERVER_POOL_SIZE
-from .proofs import burst, timed
-from .table_lock import ItemsTableLock
-from .test_database_faults import App, all_succeeded, every_kind_of_request, unique_name
-from .test_items_concurrency import terminate_backends
+from .support.database import Admin, terminate_backends
+from .support.faults import App, all_succeeded, every_kind_of_request, unique_name
+from .support.harness import database_name, pool_sizes, running_app, url_with_database
+from .support.parts import ITEM_PREFIXES as PREFIXES
+from .support.parts import through_pgbouncer, timeouts
+from .support.pgbouncer import SERVER_POOL_SIZE
+from .support.proofs import burst, timed
+from .support.table_lock import ItemsTableLock
 
-PREFIXES = ["/async/items", "/sync/items"]
 POOL = 5  # per driver: more client connections than PgBouncer's SERVER_POOL_SIZE
 # The statement timeouts: long enough that a statement queueing for one of PgBouncer's few
 # server connections on a loaded machine does not reach them.
@@ -38,26 +36,24 @@ async def bounced(
     through = url_with_database(pgbouncer_url, database_name(direct))
     settings = make_settings(
         database_url=through,
-        cpu_workers=1,
-        asyncpg_statement_cache_size=0,
+        **through_pgbouncer(),
         **pool_sizes(POOL, POOL),
-        asyncpg_command_timeout=TIMEOUT,
-        psycopg2_statement_timeout=TIMEOUT,
+        **timeouts(statement=TIMEOUT),
         database_application_name=unique_name("bounced"),
     )
     async with running_app(settings) as client:
-        created = await client.post("/async/items", json={"name": "kettle", "price": "1"})
+        created = await client.post(PREFIXES[0], json={"name": "kettle", "price": "1"})
         assert created.status_code == 201, created.text
         # `url` is the direct one: the proofs lock and terminate on the server itself.
         yield App(client, direct, created.json()["id"], settings.database_application_name)
 
 
-async def test_both_drivers_serve_items_through_pgbouncer_in_transaction_mode(
+async def test_every_driver_serves_items_through_pgbouncer_in_transaction_mode(
     bounced: App,
 ) -> None:
     assert (await bounced.client.get("/readyz")).json()["status"] == "ready"
     assert all_succeeded(await every_kind_of_request(bounced.client, bounced.item_id))
-    # Concurrent statements of both pools interleave on SERVER_POOL_SIZE server connections:
+    # Concurrent statements of every pool interleave on SERVER_POOL_SIZE server connections:
     # a statement prepared on one and executed on another would fail here.
     urls = [f"{prefix}/{bounced.item_id}" for prefix in PREFIXES for _ in range(4 * POOL)]
     result = await burst(bounced.client, urls)
@@ -66,20 +62,13 @@ async def test_both_drivers_serve_items_through_pgbouncer_in_transaction_mode(
 
 def server_statement_timeouts(pgbouncer_database_url: str) -> set[str]:
     """statement_timeout as each PgBouncer server connection has it, for a plain client."""
-    seen = set()
-    connections = [psycopg2.connect(pgbouncer_database_url) for _ in range(SERVER_POOL_SIZE)]
+    # All at once, each inside a transaction: every server connection is asked once.
+    connections = [Admin(pgbouncer_database_url, autocommit=False) for _ in range(SERVER_POOL_SIZE)]
     try:
-        # All at once, each inside a transaction: every server connection is asked once.
-        for conn in connections:
-            with conn.cursor() as cursor:
-                cursor.execute("SHOW statement_timeout")
-                row = cursor.fetchone()
-                assert row is not None
-                seen.add(str(row[0]))
+        return {str(conn.fetchval("SHOW statement_timeout")) for conn in connections}
     finally:
         for conn in connections:
             conn.close()
-    return seen
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)

@@ -1,20 +1,16 @@
-"""The request id reaches every log line a request causes, from every place code runs.
+"""The request id: taken from a sane X-Request-ID or made afresh, returned, and on the log
+line of every place its request runs.
 
 The service runs for real (`python -m`, LOG_FORMAT=json, its own logging setup, uvicorn's
-loggers, a spawned CPU worker process) and the tests read what it wrote: the worker
-process's lines come through the stderr it inherits, so nothing is captured in-process and
-nothing is mocked. One service serves every request of this module (each start costs a
-database, pools and a process spawn); the tests then read its log.
+loggers) and the tests read what it wrote; nothing is captured in-process and nothing is
+mocked. One service serves every request of this module; the tests then read its log. That
+the id follows a request into threads and processes is proven with the lesson route that
+goes to each of them (tests/lessons/test_request_id.py).
 """
 
 import io
-import json
 import logging
 import logging.config
-import os
-import signal
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,18 +19,10 @@ import httpx
 import pytest
 from asgi_correlation_id import correlation_id
 
-from {{ cookiecutter.package_name }}.log_config import UVICORN_LOGGERS, logging_config
+from {{ cookiecutter.package_name }}.observability.log_config import UVICORN_LOGGERS, logging_config
 
-from .harness import free_port
-from .test_cli import SERVICE
+from .support.processes import json_lines, logged_run
 
-PLACES_OF_ONE_REQUEST = {
-    "def dependency",
-    "async def route",
-    "asyncio.to_thread",
-    "loop.run_in_executor",
-    "process pool",
-}
 BAD_REQUEST_IDS = {
     "too-long": "x" * 129,
     "json-injection": 'forged", "level": "CRITICAL',
@@ -46,91 +34,34 @@ BAD_REQUEST_IDS = {
 
 @dataclass
 class Logged:
-    traced: httpx.Response
-    in_def_route: httpx.Response
+    good: httpx.Response
     bad: dict[str, httpx.Response]
     output: str
     records: list[dict[str, Any]]
 
 
-def json_lines(output: str) -> list[dict[str, Any]]:
-    """Every line must be one JSON object: a plain-text line would break a log pipeline."""
-    records = []
-    for line in output.splitlines():
-        record = json.loads(line)
-        assert isinstance(record, dict), line
-        records.append(record)
-    return records
-
-
-def wait_until_answering(url: str, process: "subprocess.Popen[str]") -> None:
-    deadline = time.monotonic() + 90
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/healthz", timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("the service never answered:\n" + process.communicate()[0])
+def send(client: httpx.Client) -> tuple[httpx.Response, dict[str, httpx.Response]]:
+    good = client.get("/healthz", headers={"X-Request-ID": "sane-id-1"})
+    bad = {
+        name: client.get("/healthz", headers=[(b"X-Request-ID", sent.encode())])
+        for name, sent in BAD_REQUEST_IDS.items()
+    }
+    return good, bad
 
 
 @pytest.fixture(scope="module")
 def logged(make_database: Callable[[], str]) -> Logged:
-    """Serve, send every request of this module, stop with SIGINT, and read the log."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": make_database(),
-        "PORT": str(port),
-        "LOG_FORMAT": "json",
-        # One worker process is all the proof needs; each costs a spawn.
-        "CPU_WORKERS": "1",
-        "ASYNCPG_POOL_MIN_SIZE": "1",
-        "PSYCOPG2_POOL_MIN_SIZE": "1",
-    }
-    process = subprocess.Popen(
-        SERVICE, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        wait_until_answering(url, process)
-        with httpx.Client(base_url=url, timeout=60) as client:
-            traced = client.get("/lesson/request-id", headers={"X-Request-ID": "every-place-1"})
-            in_def_route = client.get(
-                "/lesson/request-id/sync", headers={"X-Request-ID": "def-route-2"}
-            )
-            bad = {
-                name: client.get(
-                    "/lesson/request-id/sync", headers=[(b"X-Request-ID", sent.encode())]
-                )
-                for name, sent in BAD_REQUEST_IDS.items()
-            }
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    return Logged(traced, in_def_route, bad, output, json_lines(output))
+    (good, bad), output = logged_run({"DATABASE_URL": make_database()}, send)
+    return Logged(good, bad, output, json_lines(output))
 
 
-def test_every_place_a_request_runs_logs_its_request_id(logged: Logged) -> None:
-    assert logged.traced.status_code == 200
-    assert logged.traced.headers["X-Request-ID"] == "every-place-1"
-    assert logged.in_def_route.headers["X-Request-ID"] == "def-route-2"
-    traced = [r for r in logged.records if r["request_id"] == "every-place-1"]
-    places = {r["place"]: r for r in traced if "place" in r}
-    assert set(places) >= {"async def route"}, "the route logged nothing with its id"
-    assert set(places) == PLACES_OF_ONE_REQUEST
-    in_def_route = {r.get("place") for r in logged.records if r["request_id"] == "def-route-2"}
-    assert "def route" in in_def_route
-    # The places really are other threads and another process.
-    assert places["def dependency"]["thread"].startswith("AnyIO worker thread")
-    assert places["asyncio.to_thread"]["thread"].startswith("to_thread")
-    assert places["loop.run_in_executor"]["thread"].startswith("to_thread")
-    assert places["process pool"]["process"] != places["async def route"]["process"]
-    # uvicorn's own lines share the format, and its access line carries the id.
-    access = {r["request_id"] for r in logged.records if r["logger"] == "uvicorn.access"}
-    assert {"every-place-1", "def-route-2"} <= access
+def access_ids(logged: Logged) -> set[str]:
+    return {r["request_id"] for r in logged.records if r["logger"] == "uvicorn.access"}
+
+
+def test_a_sane_request_id_is_kept_returned_and_on_uvicorns_lines(logged: Logged) -> None:
+    assert logged.good.headers["X-Request-ID"] == "sane-id-1"
+    assert "sane-id-1" in access_ids(logged)
     assert any(r["logger"] == "uvicorn.error" for r in logged.records)
 
 
@@ -141,9 +72,7 @@ def test_a_bad_request_id_is_replaced_and_never_logged(logged: Logged, name: str
     replacement = answer.headers["X-Request-ID"]
     assert len(replacement) == 32
     assert int(replacement, 16) >= 0
-    assert answer.json()["request_id"] == replacement
-    lines = [r for r in logged.records if r.get("place") == "def route"]
-    assert replacement in {r["request_id"] for r in lines}
+    assert replacement in access_ids(logged)
     sent = BAD_REQUEST_IDS[name]
     assert sent not in logged.output
     assert sent.encode().decode("latin-1") not in logged.output

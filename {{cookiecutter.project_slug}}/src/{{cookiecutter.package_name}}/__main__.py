@@ -1,10 +1,9 @@
 """`python -m {{ cookiecutter.package_name }} [serve|migrate]`.
 
 With DATABASE_URL unset, both commands use an embedded PostgreSQL in ./.pgdata, so a person
-with nothing but Python gets a running service; `serve` then also starts the upstream stub
-when UPSTREAM_URL is unset too, so every route works. A set DATABASE_URL is always used as
-given, and `serve` then leaves migrations to the deploy step (`migrate`), where one job runs
-them. The embedded server is a development dependency: without it (the production image),
+with nothing but Python gets a running service. A set DATABASE_URL is always used as given,
+and `serve` then leaves migrations to the deploy step (`migrate`), where one job runs them.
+The embedded server is a development dependency: without it (the production image),
 DATABASE_URL is required. WORKERS > 1 serves the port with that many processes
 (workers.py).
 """
@@ -18,13 +17,12 @@ from contextlib import contextmanager
 from typing import cast
 
 import uvicorn
-from pydantic import HttpUrl, ValidationError
+from pydantic import ValidationError
 
-from . import upstream_stub
 from .app import create_app
-from .embedded_db import EmbeddedPostgresMissingError, embedded_postgres
-from .log_config import configure_logging
-from .migrate import upgrade_to_head
+from .db.migrate import upgrade_to_head
+from .dev.embedded_postgres import EmbeddedPostgresMissingError, embedded_postgres
+from .observability.log_config import configure_logging
 from .settings import Settings, describe_error
 from .workers import WORKER_APP, worker_environment
 
@@ -38,18 +36,6 @@ def database_url(settings: Settings) -> Iterator[str]:
         yield settings.database_url
         return
     with embedded_postgres() as url:
-        yield url
-
-
-@contextmanager
-def upstream_url(settings: Settings) -> Iterator[str]:
-    """UPSTREAM_URL as configured, or, in development (no DATABASE_URL, no UPSTREAM_URL),
-    the stub this package ships, served in a thread until exit."""
-    if settings.database_url is not None or "upstream_url" in settings.model_fields_set:
-        yield str(settings.upstream_url)
-        return
-    with upstream_stub.serve_in_background() as url:
-        logger.info("upstream stub serving on %s (UPSTREAM_URL unset)", url)
         yield url
 
 
@@ -76,9 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 logger.info("database schema is up to date")
             if args.command == "migrate":
                 return 0
-            with upstream_url(settings) as upstream:
-                ready = {"database_url": url, "upstream_url": HttpUrl(upstream)}
-                serve(settings.model_copy(update=ready))
+            serve(settings.model_copy(update={"database_url": url}))
     except EmbeddedPostgresMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -5,24 +5,30 @@ from importlib.metadata import metadata
 from fastapi import FastAPI
 
 from .errors import register_error_handlers
+{% if cookiecutter.lessons == "yes" %}
+from .lessons import lessons_router
+{% endif %}
 from .lifespan import build_lifespan
-from .metrics import Metrics, RequestMetricsMiddleware
-from .request_id import add_request_id_middleware
+from .observability.metrics import Metrics, RequestMetricsMiddleware
+from .observability.request_id import add_request_id_middleware
 from .routes import (
-    antipatterns,
+{% if cookiecutter.database != "psycopg2" %}
     async_items,
+{% endif %}
+{% if cookiecutter.database != "asyncpg" %}
     bridge,
+{% endif %}
+{% if cookiecutter.outbound_http == "yes" %}
     fanout,
+{% endif %}
+{% if cookiecutter.file_storage == "yes" %}
     files,
+{% endif %}
     health,
-    lesson,
-    lesson_background,
-    lesson_dependencies,
-    lesson_disconnect,
-    lesson_streaming,
-    prometheus,
-    request_id,
+    metrics,
+{% if cookiecutter.database != "asyncpg" %}
     sync_items,
+{% endif %}
 )
 from .settings import Settings
 
@@ -32,32 +38,37 @@ DISTRIBUTION = metadata("{{ cookiecutter.project_slug }}")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    metrics = Metrics()
+    request_metrics = Metrics()
     app = FastAPI(
         title={{ cookiecutter.project_name | tojson }},
         description=DISTRIBUTION["Summary"] or "",
         version=DISTRIBUTION["Version"],
-        lifespan=build_lifespan(settings, metrics),
+        lifespan=build_lifespan(settings, request_metrics),
     )
     # Routes are matched one by one in this order (no prefix index), so the service's own
     # routes come first and the lessons after them: ~1 us per route passed over.
     app.include_router(health.router)
+{% if cookiecutter.database != "psycopg2" %}
     app.include_router(async_items.router)
+{% endif %}
+{% if cookiecutter.database != "asyncpg" %}
     app.include_router(sync_items.router)
+{% endif %}
+{% if cookiecutter.database != "asyncpg" %}
     app.include_router(bridge.router)
+{% endif %}
+{% if cookiecutter.outbound_http == "yes" %}
     app.include_router(fanout.router)
+{% endif %}
+{% if cookiecutter.file_storage == "yes" %}
     app.include_router(files.router)
-    app.include_router(lesson.router)
-    app.include_router(lesson_dependencies.router)
-    app.include_router(lesson_background.router)
-    app.include_router(lesson_streaming.router)
-    app.include_router(lesson_disconnect.router)
-    app.include_router(request_id.router)
+{% endif %}
+{% if cookiecutter.lessons == "yes" %}
+    if settings.enable_lessons:
+        app.include_router(lessons_router(settings))
+{% endif %}
+    app.include_router(metrics.router)
     register_error_handlers(app)
-    if settings.enable_antipatterns:
-        # Not mounted at all otherwise: the routes are 404s, not a disabled switch.
-        app.include_router(antipatterns.router)
-    app.include_router(prometheus.router)
-    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestMetricsMiddleware, metrics=request_metrics)
     add_request_id_middleware(app)
     return app

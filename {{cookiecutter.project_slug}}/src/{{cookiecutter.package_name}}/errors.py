@@ -1,8 +1,8 @@
 """Errors a client can cause or the service can meet, each answered as JSON with its status.
 
-Code raises a `ServiceError` subclass where it knows what went wrong; one handler turns it
-into `{"detail": ...}`, the same shape FastAPI uses for its own errors. Nothing a client can
-send ends in a 500.
+Code raises a `ServiceError` subclass where it knows what went wrong (the errors of one part
+live with it: files/, outbound/); one handler turns it into `{"detail": ...}`, the same shape
+FastAPI uses for its own errors. Nothing a client can send ends in a 500.
 """
 
 import math
@@ -29,51 +29,12 @@ class DatabaseUnavailable(ServiceError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
-class CpuWorkersLost(ServiceError):
-    """A CPU worker process died with the request's work in it (or before it started it);
-    the pool has been replaced, so a retry runs."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-
-
-class UpstreamFailed(ServiceError):
-    """The upstream refused the connection, hung up, or answered with an error."""
-
-    status_code = status.HTTP_502_BAD_GATEWAY
-
-
-class UpstreamTimedOut(ServiceError):
-    """The upstream, or a free connection to it, did not come within the timeout."""
-
-    status_code = status.HTTP_504_GATEWAY_TIMEOUT
-
-
-class UnsafeFileName(ServiceError):
-    """A name that passed the pattern but resolves outside FILES_DIR (a symlink)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-
-
-class FileMissing(ServiceError):
-    status_code = status.HTTP_404_NOT_FOUND
-
-
-class NotAFile(ServiceError):
-    """The name belongs to something other than a regular file (a directory)."""
-
-    status_code = status.HTTP_409_CONFLICT
-
-
 class UploadTooLarge(ServiceError):
     status_code = status.HTTP_413_CONTENT_TOO_LARGE
 
 
 class BadContentLength(ServiceError):
     status_code = status.HTTP_400_BAD_REQUEST
-
-
-class InsufficientStorage(ServiceError):
-    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
 
 
 async def service_error_handler(_request: Request, exc: Exception) -> JSONResponse:

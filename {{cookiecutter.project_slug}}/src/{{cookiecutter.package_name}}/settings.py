@@ -5,15 +5,22 @@ reviewable number instead of a library default. Invalid values stop start-up wit
 that names the variable.
 """
 
+{% if cookiecutter.lessons == "yes" %}
 import os
+{% endif %}
+{% if cookiecutter.file_storage == "yes" %}
 from pathlib import Path
+{% endif %}
 from typing import Annotated, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import AfterValidator, Field, HttpUrl, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+{% if cookiecutter.outbound_http == "yes" %}
+from pydantic.networks import HttpUrl
+{% endif %}
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .log_config import LogFormat
+from .observability.log_config import LogFormat
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
@@ -35,6 +42,11 @@ def check_postgres_url(url: str) -> str:
 
 
 PostgresURL = Annotated[str, AfterValidator(check_postgres_url)]
+{% if cookiecutter.database == "both" %}
+DRIVERS = ("asyncpg", "psycopg2")
+{% else %}
+DRIVERS = ("{{ cookiecutter.database }}",)
+{% endif %}
 PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
 
 
@@ -55,17 +67,27 @@ class Settings(BaseSettings):
     # console for a person at a terminal; json for a log pipeline (the image sets it).
     log_format: LogFormat = "console"
     shutdown_timeout: PositiveSeconds = 10.0
-    # Mounts the deliberately wrong routes (routes/antipatterns.py). Never enable in production.
-    enable_antipatterns: bool = False
+{% if cookiecutter.lessons == "yes" %}
 
-    # -- Database: one URL, a pool per driver (asyncpg, psycopg2) --
+    # -- Lessons: the /lesson routes (lessons/), and their CPU process pool --
+    # Off in the image, compose and Kubernetes: the lessons hold threads, processes and the
+    # CPU on purpose, which a deployed service must not let strangers do.
+    enable_lessons: bool = True
+    # Mounts the deliberately wrong routes too (lessons/antipatterns.py). Never in production.
+    enable_antipatterns: bool = False
+    # Processes for CPU-bound work (/lesson/cpu-offload), each with its own GIL.
+    cpu_workers: int = Field(default=os.cpu_count() or 1, ge=1, le=256)
+{% endif %}
+
+    # -- Database: one URL, a pool per driver --
     # Unset: `python -m {{ cookiecutter.package_name }}` starts an embedded PostgreSQL.
     database_url: PostgresURL | None = None
-    # Both pools name their connections "<this>/asyncpg" and "<this>/psycopg2" in
-    # pg_stat_activity (at most 63 bytes in all).
+    # Every pool names its connections "<this>/<driver>" in pg_stat_activity (at most 63
+    # bytes in all).
     database_application_name: str = Field(
         default="{{ cookiecutter.project_slug }}", min_length=1, max_length=50, pattern=r"^[ -~]+$"
     )
+{% if cookiecutter.database != "psycopg2" %}
     asyncpg_pool_min_size: int = Field(default=10, ge=0, le=1000)
     asyncpg_pool_max_size: int = Field(default=10, ge=1, le=1000)
     asyncpg_acquire_timeout: PositiveSeconds = 5.0
@@ -74,6 +96,8 @@ class Settings(BaseSettings):
     # transaction mode, where the next statement may reach a server connection that never
     # prepared it (docs/deployment.md).
     asyncpg_statement_cache_size: int = Field(default=100, ge=0, le=10000)
+{% endif %}
+{% if cookiecutter.database != "asyncpg" %}
     psycopg2_pool_min_size: int = Field(default=10, ge=0, le=1000)
     psycopg2_pool_max_size: int = Field(default=10, ge=1, le=1000)
     psycopg2_acquire_timeout: PositiveSeconds = 5.0
@@ -85,9 +109,12 @@ class Settings(BaseSettings):
     # 50,000 queries or 300 s idle), so server-side memory and a PgBouncer or failover
     # behind a load balancer get fresh connections too.
     psycopg2_max_lifetime: PositiveSeconds = 3600.0
+{% endif %}
+{% if cookiecutter.outbound_http == "yes" %}
 
-    # -- HTTP client: the shared outbound client (http_client.py) and what it calls --
-    upstream_url: HttpUrl = HttpUrl("http://127.0.0.1:8081")
+    # -- HTTP client: the shared outbound client (outbound/client.py) and what it calls --
+    # Unset (development): the lifespan serves the stub this package ships and calls it.
+    upstream_url: HttpUrl | None = None
     # Its aiohttp transport has no write timeout and no keep-alive count: neither is a setting.
     http_connect_timeout: PositiveSeconds = 2.0
     http_read_timeout: PositiveSeconds = 10.0
@@ -103,8 +130,10 @@ class Settings(BaseSettings):
     # An upstream body larger than this is abandoned while it streams in (502): an endless
     # or huge answer cannot fill the memory.
     http_response_max_bytes: int = Field(default=1024 * 1024, ge=1, le=2**40)
+{% endif %}
+{% if cookiecutter.file_storage == "yes" %}
 
-    # -- Files: blocking file I/O under FILES_DIR (file_store.py) --
+    # -- Files: blocking file I/O under FILES_DIR (files/store.py) --
     files_dir: Path = Path("files")
     # Larger PUT bodies get 413; nothing of them stays on disk.
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
@@ -112,21 +141,20 @@ class Settings(BaseSettings):
     # before the volume is full (a full volume fails every writer; on Kubernetes a full
     # emptyDir evicts the pod).
     files_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=2**50)
+{% endif %}
 
     # -- Thread budgets: how many threads blocking work may use at once --
     # FastAPI runs every `def` route and `def` dependency on AnyIO's default limiter:
     # at most this many at once per event loop (AnyIO's own default is 40).
     anyio_thread_tokens: int = Field(default=40, ge=1, le=1000)
-    # asyncio.to_thread uses the loop's default executor, which Python caps at
-    # min(32, cpus + 4): 6 threads on a 2-core machine. The lifespan replaces it.
+    # asyncio.to_thread uses the loop's default executor, which Python sizes
+    # min(32, cpus + 4): 6 threads on a 2-core machine, far below the 40 `def` routes get.
+    # The lifespan replaces it with one of this size.
     to_thread_max_workers: int = Field(default=40, ge=1, le=1000)
-
-    # -- CPU pool: processes for CPU-bound work (/lesson/cpu-offload), each with its GIL --
-    cpu_workers: int = Field(default=os.cpu_count() or 1, ge=1, le=256)
 
     @model_validator(mode="after")
     def check_pool_bounds(self) -> Self:
-        for driver in ("asyncpg", "psycopg2"):
+        for driver in DRIVERS:
             low = getattr(self, f"{driver}_pool_min_size")
             high = getattr(self, f"{driver}_pool_max_size")
             if low > high:
@@ -135,6 +163,7 @@ class Settings(BaseSettings):
                     f"{driver.upper()}_POOL_MAX_SIZE ({high})"
                 )
         return self
+{% if cookiecutter.database != "asyncpg" %}
 
     @model_validator(mode="after")
     def check_psycopg2_pool_fits_the_threads(self) -> Self:
@@ -149,6 +178,7 @@ class Settings(BaseSettings):
                 f"({threads})"
             )
         return self
+{% endif %}
 
 
 def describe_error(error: ValidationError) -> str:

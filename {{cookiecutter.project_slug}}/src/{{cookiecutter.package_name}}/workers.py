@@ -5,7 +5,7 @@ Each worker is a fresh interpreter (uvicorn spawns them) that builds its own app
 and loop-lag monitor: nothing is shared but the listening socket, which the kernel hands to
 whichever worker accepts a connection first. Settings reach the workers through the
 environment, so what `python -m {{ cookiecutter.package_name }}` resolved itself (an embedded
-database, the development upstream stub) is exported before they start.
+database) is exported before they start.
 
 The supervisor restarts a worker that dies, and forwards SIGTERM and SIGINT to every worker,
 which then drains as a single process does (SHUTDOWN_TIMEOUT); see docs/deployment.md.
@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from fastapi import FastAPI
 
 from .app import create_app
-from .log_config import configure_logging
-from .metrics import MULTIPROCESS_DIR
+from .observability.log_config import configure_logging
+from .observability.metrics import MULTIPROCESS_DIR
 from .settings import Settings
 
 # uvicorn imports the app in each worker: `workers=` takes an import string, not an object.
@@ -47,7 +47,6 @@ def worker_environment(settings: Settings) -> Iterator[None]:
     with tempfile.TemporaryDirectory(prefix="prometheus-multiproc-") as directory:
         exported = {
             "DATABASE_URL": settings.database_url,
-            "UPSTREAM_URL": str(settings.upstream_url),
             MULTIPROCESS_DIR: directory,
         }
         previous = {name: os.environ.get(name) for name in exported}

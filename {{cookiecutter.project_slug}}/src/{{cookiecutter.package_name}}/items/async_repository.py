@@ -14,8 +14,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from ..async_db import Connection, Pool, acquire_live
-from ..database_errors import connection_broken, database_unavailable, unavailable
+from ..db.asyncpg_pool import FAILURES, AsyncpgPool, Connection, acquire_live
 from ..errors import DatabaseUnavailable
 from .schemas import Item, ItemIn, ItemPage
 
@@ -42,8 +41,8 @@ DELETE = """
 
 
 @asynccontextmanager
-async def connection(pool: Pool, acquire_timeout: float) -> AsyncIterator[Connection]:
-    """Borrow a live connection (async_db.py), waiting at most `acquire_timeout`.
+async def connection(pool: AsyncpgPool, acquire_timeout: float) -> AsyncIterator[Connection]:
+    """Borrow a live connection (db/asyncpg_pool.py), waiting at most `acquire_timeout`.
 
     It goes back to the pool on every path. Failures that mean the database cannot serve us
     become DatabaseUnavailable (503); anything else is a bug and stays a 500.
@@ -60,13 +59,13 @@ async def connection(pool: Pool, acquire_timeout: float) -> AsyncIterator[Connec
     except Exception as exc:
         # Before we hold a connection, every failure is about getting one: the pool is
         # exhausted (TimeoutError) or (re)connecting failed.
-        if not borrowed or unavailable(exc):
-            raise database_unavailable(exc) from exc
+        if not borrowed or FAILURES.unavailable(exc):
+            raise FAILURES.as_503(exc) from exc
         raise
 
 
 async def read(
-    pool: Pool,
+    pool: AsyncpgPool,
     acquire_timeout: float,
     query: Callable[[Connection], Awaitable[T]],
 ) -> T:
@@ -81,7 +80,7 @@ async def read(
         async with connection(pool, acquire_timeout) as conn:
             return await query(conn)
     except DatabaseUnavailable as exc:
-        if exc.__cause__ is None or not connection_broken(exc.__cause__):
+        if exc.__cause__ is None or not FAILURES.connection_broken(exc.__cause__):
             raise
     async with connection(pool, acquire_timeout) as conn:
         return await query(conn)

@@ -21,8 +21,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
-from ..database_errors import database_unavailable, unavailable
-from ..sync_db import Psycopg2Pool
+from ..db.psycopg2_pool import FAILURES, Psycopg2Pool
 from .schemas import Item, ItemIn, ItemPage
 
 INSERT = """
@@ -68,8 +67,8 @@ def autocommit_cursor(pool: Psycopg2Pool) -> Iterator[psycopg2.extensions.cursor
     except Exception as exc:
         # Before we hold a connection, every failure is about getting one: none came free
         # within PSYCOPG2_ACQUIRE_TIMEOUT, or connecting failed.
-        if conn is None or unavailable(exc) or conn.closed:
-            raise database_unavailable(exc) from exc
+        if conn is None or FAILURES.unavailable(exc) or conn.closed:
+            raise FAILURES.as_503(exc) from exc
         raise
 
 

@@ -7,7 +7,7 @@ thread, and the loop serves everyone else. The same table, models and JSON as /s
 
 from fastapi import APIRouter, Response, status
 
-from ..dependencies import AsyncpgPool, SettingsDep
+from ..dependencies import AsyncpgPoolDep, SettingsDep
 from ..items import async_repository as repository
 from ..items.http import (
     NOT_FOUND,
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/async/items", tags=["items: asyncpg"], responses=UNA
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=UNPARSABLE)
 async def create_async_item(
-    new: ItemIn, pool: AsyncpgPool, settings: SettingsDep, response: Response
+    new: ItemIn, pool: AsyncpgPoolDep, settings: SettingsDep, response: Response
 ) -> Item:
     # `async def` because asyncpg only awaits: no thread hop, and the acquire waits at most
     # ASYNCPG_ACQUIRE_TIMEOUT (then 503) instead of queueing for ever behind a busy pool.
@@ -38,7 +38,7 @@ async def create_async_item(
 
 @router.get("")
 async def list_async_items(
-    pool: AsyncpgPool, settings: SettingsDep, limit: PageSize = 20, offset: PageOffset = 0
+    pool: AsyncpgPoolDep, settings: SettingsDep, limit: PageSize = 20, offset: PageOffset = 0
 ) -> ItemPage:
     # `async def`: one awaited SELECT. The connection goes back to the pool before the
     # response is serialised, so a slow client never holds it.
@@ -51,7 +51,7 @@ async def list_async_items(
 
 
 @router.get("/{item_id}", responses=NOT_FOUND)
-async def read_async_item(item_id: ItemId, pool: AsyncpgPool, settings: SettingsDep) -> Item:
+async def read_async_item(item_id: ItemId, pool: AsyncpgPoolDep, settings: SettingsDep) -> Item:
     # `async def`: while PostgreSQL answers, this request costs the loop nothing; a
     # thousand of them wait at once on one thread (up to the pool size in the database).
     item = await repository.read(
@@ -62,7 +62,7 @@ async def read_async_item(item_id: ItemId, pool: AsyncpgPool, settings: Settings
 
 @router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE})
 async def replace_async_item(
-    item_id: ItemId, new: ItemIn, pool: AsyncpgPool, settings: SettingsDep
+    item_id: ItemId, new: ItemIn, pool: AsyncpgPoolDep, settings: SettingsDep
 ) -> Item:
     # `async def`: a single awaited UPDATE ... RETURNING, atomic on its own, so no
     # transaction block and no extra round trip.
@@ -71,7 +71,7 @@ async def replace_async_item(
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_async_item(item_id: ItemId, pool: AsyncpgPool, settings: SettingsDep) -> None:
+async def delete_async_item(item_id: ItemId, pool: AsyncpgPoolDep, settings: SettingsDep) -> None:
     # `async def`: one awaited DELETE; the 404 is raised after the connection is back.
     async with repository.connection(pool, settings.asyncpg_acquire_timeout) as conn:
         existed = await repository.delete_item(conn, item_id)

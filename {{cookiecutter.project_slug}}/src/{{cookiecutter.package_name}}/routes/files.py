@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from ..dependencies import SettingsDep
 from ..errors import BadContentLength, UploadTooLarge
-from ..file_store import NAME_MAX_LENGTH, NAME_PATTERN, FileStore, StoredFile, read_chunks
+from ..files.store import NAME_MAX_LENGTH, NAME_PATTERN, FileStore, StoredFile, read_chunks
 
 router = APIRouter(prefix="/sync/files", tags=["files"])
 

@@ -1,0 +1,45 @@
+"""The classroom: every /lesson route, the anti-patterns, and the process pool only they use.
+
+The app factory mounts `lessons_router` while ENABLE_LESSONS is on (development), the
+anti-patterns only with ENABLE_ANTIPATTERNS as well. The service never imports from here.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from ..settings import Settings
+from . import (
+    antipatterns,
+    background,
+    cpu,
+    dependencies,
+    disconnect,
+    request_id,
+    streaming,
+    waiting,
+)
+from .process_pool import CpuPool
+
+
+def lessons_router(settings: Settings) -> APIRouter:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, CpuPool]]:
+        # Only the lessons do CPU work, so only they start processes; starting them blocks,
+        # so in a thread. FastAPI runs this inside the app's own lifespan.
+        cpu_pool = await asyncio.to_thread(CpuPool, settings)
+        try:
+            # Starlette copies this state into every request: request.state.cpu_pool.
+            yield {"cpu_pool": cpu_pool}
+        finally:
+            await asyncio.to_thread(cpu_pool.shutdown)
+
+    router = APIRouter(lifespan=lifespan)
+    for lesson in (waiting, cpu, dependencies, background, streaming, disconnect, request_id):
+        router.include_router(lesson.router)
+    if settings.enable_antipatterns:
+        # Not mounted at all otherwise: the routes are 404s, not a disabled switch.
+        router.include_router(antipatterns.router)
+    return router

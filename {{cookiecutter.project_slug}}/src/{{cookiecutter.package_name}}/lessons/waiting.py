@@ -1,0 +1,102 @@
+"""The lesson, as routes: the same wait written each way.
+
+Each route says why it is written the way it is; tests/lessons/test_waiting.py proves each
+claim and docs/concurrency.md maps one to the other.
+"""
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+router = APIRouter(prefix="/lesson", tags=["lesson"])
+
+# Bounded so that no request can hold a worker (or the loop, for the anti-pattern) for long.
+Delay = Annotated[float, Query(ge=0, le=5, description="seconds to wait, 0 to 5")]
+
+
+def current_thread() -> str:
+    # AnyIO names all its workers alike; the ident tells them apart.
+    thread = threading.current_thread()
+    return f"{thread.name} ({thread.ident})"
+
+
+class Waited(BaseModel):
+    style: Literal["async def", "def"]
+    waited: float
+    thread: str  # the thread that did the waiting
+
+
+@router.get("/async")
+async def lesson_async() -> Waited:
+    # No blocking work: `async def` runs on the loop with no thread hop at all.
+    return Waited(style="async def", waited=0, thread=current_thread())
+
+
+@router.get("/sync")
+def lesson_sync() -> Waited:
+    # A plain `def` route: FastAPI runs it in AnyIO's thread pool, so it costs a thread hop
+    # (about 0.2 ms) and a thread token even when it does nothing.
+    return Waited(style="def", waited=0, thread=current_thread())
+
+
+@router.get("/slow")
+async def lesson_slow(delay: Delay) -> Waited:
+    # await hands the loop to other requests while this one waits: thousands can wait at
+    # once on one thread.
+    await asyncio.sleep(delay)
+    return Waited(style="async def", waited=delay, thread=current_thread())
+
+
+@router.get("/sync-slow")
+def lesson_sync_slow(delay: Delay) -> Waited:
+    # Blocking is fine in `def`: it blocks a worker thread, not the loop. But each waiting
+    # request holds one of ANYIO_THREAD_TOKENS; the next one queues for a token.
+    time.sleep(delay)
+    return Waited(style="def", waited=delay, thread=current_thread())
+
+
+# At most this many requests use the scarce resource at once.
+SCARCE_PLACES = 2
+
+
+async def use_the_scarce_resource() -> AsyncIterator[None]:
+    # A stand-in for anything with few places (a licence, a small pool, a partner's rate
+    # limit): the place is held from here until the route has returned.
+    yield
+
+
+# One shared Depends object = one shared limit (per event loop) for every route using it.
+ScarceResource = Annotated[
+    None, Depends(use_the_scarce_resource, max_concurrency=SCARCE_PLACES, scope="function")
+]
+
+
+@router.get("/limited")
+def lesson_limited(delay: Delay, _place: ScarceResource) -> Waited:
+    # Blocking work on a resource with SCARCE_PLACES places. Depends(max_concurrency=...)
+    # makes the requests beyond them wait on the loop, before FastAPI gives the route a
+    # thread, so they hold no thread token: the other `def` routes keep theirs. Limiting
+    # inside the route (a threading.Semaphore) would park each waiting request in a thread,
+    # ANYIO_THREAD_TOKENS of them freezing every `def` route.
+    time.sleep(delay)
+    return Waited(style="def", waited=delay, thread=current_thread())
+
+
+def blocking_wait(delay: float) -> str:
+    """Stands for any blocking library call; says which thread it blocked."""
+    time.sleep(delay)
+    return current_thread()
+
+
+@router.get("/offload")
+async def lesson_offload(delay: Delay) -> Waited:
+    # The bridge: a blocking call that async code cannot avoid goes to a thread and is
+    # awaited. asyncio.to_thread uses the loop's default executor (TO_THREAD_MAX_WORKERS
+    # threads, set in the lifespan), not AnyIO's thread tokens.
+    thread = await asyncio.to_thread(blocking_wait, delay)
+    return Waited(style="async def", waited=delay, thread=thread)

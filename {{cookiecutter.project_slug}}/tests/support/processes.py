@@ -1,0 +1,228 @@
+"""The service as its own process: `python -m {{ cookiecutter.package_name }}` on a real port.
+
+For what in-process tests cannot show: uvicorn's signal handling, its listening socket, the
+grace period, worker processes.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import psutil
+
+from {{ cookiecutter.package_name }}.settings import DRIVERS
+
+from .harness import free_port
+
+T = TypeVar("T")
+
+SERVICE = [sys.executable, "-m", "{{ cookiecutter.package_name }}"]
+
+# WORKERS for the tests of several worker processes.
+WORKERS = 2
+
+# Generous on purpose: on a busy machine a process start can take seconds.
+START_PATIENCE = 60.0
+# Time after the grace for closing pools and stopping what the service started: all of it
+# normally takes well under a second; the margin absorbs a loaded machine.
+CLOSE_MARGIN = 5.0
+
+
+@dataclass
+class Server:
+    process: asyncio.subprocess.Process
+    url: str
+    port: int
+    stderr: bytes = b""
+
+    async def in_progress(self, client: httpx.AsyncClient) -> int:
+        """Requests inside the app, from its own gauge (the scrape itself excluded)."""
+        text = (await client.get("/metrics")).text
+        for line in text.splitlines():
+            if line.startswith("http_requests_in_progress "):
+                return int(float(line.split()[1])) - 1
+        raise AssertionError("http_requests_in_progress is missing from /metrics")
+
+    async def until_in_progress(self, client: httpx.AsyncClient, expected: int) -> None:
+        deadline = time.monotonic() + 20
+        while (now := await self.in_progress(client)) < expected:
+            assert time.monotonic() < deadline, f"{now} requests in flight, expected {expected}"
+            await asyncio.sleep(0.02)
+
+    async def exited(self) -> None:
+        assert self.process.stderr is not None
+        self.stderr = await asyncio.wait_for(self.process.stderr.read(), 60)
+        await asyncio.wait_for(self.process.wait(), 60)
+
+    @property
+    def log(self) -> str:
+        return self.stderr.decode(errors="replace")
+
+
+@asynccontextmanager
+async def serving(
+    database_url: str,
+    workdir: Path,
+    shutdown_timeout: float,
+    environment: dict[str, str] | None = None,
+) -> AsyncIterator[Server]:
+    """`python -m` the service on a free port, from `workdir` (no .env there), against
+    `database_url`; yield it once /readyz says ready; SIGKILL its process group if the test
+    left it running. `environment` adds to (or overrides) the settings below."""
+    port = free_port()
+    settings = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"DATABASE_URL", "TEST_DATABASE_URL"}
+    } | {
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "SHUTDOWN_TIMEOUT": str(shutdown_timeout),
+        "LOG_LEVEL": "warning",
+        **{f"{driver.upper()}_POOL_MIN_SIZE": "2" for driver in DRIVERS},
+        **(environment or {}),
+    }
+    # cwd: a directory without the project's .env, so only the settings above apply.
+    process = await asyncio.create_subprocess_exec(
+        *SERVICE,
+        env=settings,
+        cwd=workdir,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        # A group of its own, so a failed test can end the CPU worker processes too.
+        start_new_session=True,
+    )
+    server = Server(process, f"http://127.0.0.1:{port}", port)
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as probe:
+            deadline = time.monotonic() + START_PATIENCE
+            while True:
+                assert process.returncode is None, "the service exited during start-up"
+                try:
+                    if (await probe.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the service did not become ready"
+                await asyncio.sleep(0.1)
+        yield server
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+
+async def connection_refused(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    # Reset: the kernel had completed the handshake, then the listening socket closed
+    # before the server accepted it (seen under load). Not accepted either way.
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True
+    writer.close()
+    with suppress(ConnectionResetError):  # accepted, then reset by the closing server
+        await writer.wait_closed()
+    return False
+
+
+async def until_refused(port: int, patience: float) -> float:
+    """Seconds until a new connection to `port` is refused."""
+    started = time.monotonic()
+    while not await connection_refused(port):
+        assert time.monotonic() - started < patience, "new connections are still accepted"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+def two_workers(workdir: Path) -> dict[str, str]:
+    # TMPDIR: a test ends a failed server with SIGKILL, which leaves the metrics directory
+    # behind; then it is left in pytest's temporary directory, not in /tmp.
+    return {"WORKERS": str(WORKERS), "TMPDIR": str(workdir)}
+
+
+def fresh_connections() -> httpx.Limits:
+    """No keep-alive: each request is a new connection, which either worker may accept."""
+    return httpx.Limits(max_keepalive_connections=0)
+
+
+def worker_pids(server: Server) -> set[int]:
+    """uvicorn's workers: the supervisor's spawned children (its other child is
+    multiprocessing's resource tracker)."""
+    supervisor = psutil.Process(server.process.pid)
+    return {
+        child.pid
+        for child in supervisor.children()
+        if any("multiprocessing.spawn" in part for part in child.cmdline())
+    }
+
+
+def logged_run(environment: dict[str, str], requests: Callable[[httpx.Client], T]) -> tuple[T, str]:
+    """Serve with LOG_FORMAT=json and `environment`, send `requests`, stop with SIGINT; return
+    what `requests` returned and everything the process (and its children) wrote."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = {**os.environ, "PORT": str(port), "LOG_FORMAT": "json", **environment}
+    process = subprocess.Popen(
+        SERVICE, env=settings, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError("the service never answered:\n" + process.communicate()[0])
+            try:
+                httpx.get(f"{url}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        with httpx.Client(base_url=url, timeout=60) as client:
+            answers = requests(client)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    return answers, output
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    """Every line must be one JSON object: a plain-text line would break a log pipeline."""
+    records = []
+    for line in output.splitlines():
+        record = json.loads(line)
+        assert isinstance(record, dict), line
+        records.append(record)
+    return records
+
+
+def ruff_async(path: Path) -> subprocess.CompletedProcess[str]:
+    """ruff's ASYNC rules (flake8-async) alone on `path`."""
+    return subprocess.run(
+        # The interpreter's own ruff: found whether or not the venv's bin is on PATH.
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--select",
+            "ASYNC",
+            "--output-format",
+            "concise",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
