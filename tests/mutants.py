@@ -65,14 +65,14 @@ def edit(module: str, old: str, new: str) -> Edit:
     return Edit(f"{PACKAGE}/{module}", old, new)
 
 
-LESSON = "tests/lessons/test_waiting.py"
+WAITING = "tests/lessons/test_waiting.py"
 ITEMS = "tests/test_items_concurrency.py"
 ASYNCPG_ITEMS = "tests/test_asyncpg_concurrency.py"
 PSYCOPG2_ITEMS = "tests/test_psycopg2_concurrency.py"
 PSYCOPG2_FAULTS = "tests/test_psycopg2_pool_faults.py"
 ASYNCPG_FAULTS = "tests/test_asyncpg_faults.py"
 FANOUT = "tests/outbound/test_fanout.py"
-FILES = "tests/files/test_files.py"
+FILE_TESTS = "tests/files/test_files.py"
 BEYOND = "tests/lessons/test_beyond_routes.py"
 FAULTS = "tests/test_database_faults.py"
 BOUNCER = "tests/test_pgbouncer.py"
@@ -85,7 +85,7 @@ MUTANTS = (
         row="nothing that blocks (or only awaits)",
         description="`/lesson/async` written as `def`",
         edits=(edit("lessons/waiting.py", "async def lesson_async(", "def lesson_async("),),
-        proofs=(f"{LESSON}::test_async_route_runs_on_the_loop_and_sync_route_in_a_worker_thread",),
+        proofs=(f"{WAITING}::test_async_route_runs_on_the_loop_and_sync_route_in_a_worker_thread",),
     ),
     Mutant(
         id="sleep-instead-of-await",
@@ -93,7 +93,7 @@ MUTANTS = (
         row="waits on something awaitable",
         description="`time.sleep` in place of `await asyncio.sleep`",
         edits=(edit("lessons/waiting.py", "await asyncio.sleep(delay)", "time.sleep(delay)"),),
-        proofs=(f"{LESSON}::test_awaiting_requests_overlap_on_the_loop_without_threads",),
+        proofs=(f"{WAITING}::test_awaiting_requests_overlap_on_the_loop_without_threads",),
     ),
     Mutant(
         id="blocking-route-as-async",
@@ -101,7 +101,7 @@ MUTANTS = (
         row="calls a blocking library, whole route",
         description="`/lesson/sync-slow` written as `async def`",
         edits=(edit("lessons/waiting.py", "def lesson_sync_slow(", "async def lesson_sync_slow("),),
-        proofs=(f"{LESSON}::test_blocking_def_requests_overlap_in_worker_threads",),
+        proofs=(f"{WAITING}::test_blocking_def_requests_overlap_in_worker_threads",),
     ),
     Mutant(
         id="tokens-not-applied",
@@ -116,7 +116,7 @@ MUTANTS = (
                 "pass",
             ),
         ),
-        proofs=(f"{LESSON}::test_the_request_beyond_the_thread_tokens_waits_for_one",),
+        proofs=(f"{WAITING}::test_the_request_beyond_the_thread_tokens_waits_for_one",),
     ),
     Mutant(
         id="offload-calls-directly",
@@ -130,7 +130,7 @@ MUTANTS = (
                 "thread = blocking_wait(delay)",
             ),
         ),
-        proofs=(f"{LESSON}::test_offloaded_blocking_calls_keep_the_loop_free_and_overlap",),
+        proofs=(f"{WAITING}::test_offloaded_blocking_calls_keep_the_loop_free_and_overlap",),
     ),
     Mutant(
         id="default-executor-kept",
@@ -145,7 +145,7 @@ MUTANTS = (
             ),
         ),
         proofs=(
-            f"{LESSON}::test_offload_capacity_is_the_configured_executor_size",
+            f"{WAITING}::test_offload_capacity_is_the_configured_executor_size",
             "tests/test_lifespan.py::test_thread_budgets_come_from_settings",
         ),
     ),
@@ -161,7 +161,7 @@ MUTANTS = (
                 "max_workers=max(1, settings.to_thread_max_workers - 1),",
             ),
         ),
-        proofs=(f"{LESSON}::test_offload_capacity_is_the_configured_executor_size",),
+        proofs=(f"{WAITING}::test_offload_capacity_is_the_configured_executor_size",),
     ),
     Mutant(
         id="cpu-route-as-async",
@@ -170,7 +170,7 @@ MUTANTS = (
         description="`/lesson/cpu` written as `async def`",
         edits=(edit("lessons/cpu.py", "def lesson_cpu(", "async def lesson_cpu("),),
         proofs=(
-            f"{LESSON}::test_cpu_work_in_def_keeps_the_loop_answering_but_threads_share_the_gil",
+            f"{WAITING}::test_cpu_work_in_def_keeps_the_loop_answering_but_threads_share_the_gil",
         ),
     ),
     Mutant(
@@ -186,7 +186,7 @@ MUTANTS = (
                 "return await asyncio.to_thread(crunch, steps)",
             ),
         ),
-        proofs=(f"{LESSON}::test_cpu_work_in_a_process_pool_runs_in_other_processes_at_once",),
+        proofs=(f"{WAITING}::test_cpu_work_in_a_process_pool_runs_in_other_processes_at_once",),
     ),
     Mutant(
         id="cpu-offload-on-the-loop",
@@ -200,7 +200,7 @@ MUTANTS = (
                 "return crunch(steps)",
             ),
         ),
-        proofs=(f"{LESSON}::test_cpu_work_in_a_process_pool_runs_in_other_processes_at_once",),
+        proofs=(f"{WAITING}::test_cpu_work_in_a_process_pool_runs_in_other_processes_at_once",),
     ),
     Mutant(
         id="anti-pattern-fixed",
@@ -217,9 +217,9 @@ MUTANTS = (
             ),
         ),
         proofs=(
-            f"{LESSON}::test_blockbuster_catches_time_sleep_inside_async_def",
-            f"{LESSON}::test_time_sleep_inside_async_def_serialises_requests_and_stalls_the_loop",
-            f"{LESSON}::test_the_blocking_route_delays_an_unrelated_healthz",
+            f"{WAITING}::test_blockbuster_catches_time_sleep_inside_async_def",
+            f"{WAITING}::test_time_sleep_inside_async_def_serialises_requests_and_stalls_the_loop",
+            f"{WAITING}::test_the_blocking_route_delays_an_unrelated_healthz",
         ),
     ),
     Mutant(
@@ -228,7 +228,7 @@ MUTANTS = (
         row="liveness while threads are busy",
         description="`/healthz` written as `def`",
         edits=(edit("routes/health.py", "async def healthz(", "def healthz("),),
-        proofs=(f"{LESSON}::test_healthz_answers_while_every_thread_token_is_taken",),
+        proofs=(f"{WAITING}::test_healthz_answers_while_every_thread_token_is_taken",),
     ),
     Mutant(
         id="one-shared-asyncpg-connection",
@@ -289,7 +289,7 @@ MUTANTS = (
     Mutant(
         id="price-as-float",
         needs=frozenset(),
-        row="one resource on two drivers",
+        row="one resource, one set of models",
         description="money serialised as a float",
         edits=(edit("items/schemas.py", 'return f"{value:.2f}"', "return str(float(value))"),),
         proofs=("tests/test_items.py::test_prices_come_back_as_strings_with_two_decimals",),
@@ -316,7 +316,7 @@ MUTANTS = (
     Mutant(
         id="readiness-always-ready",
         needs=frozenset(),
-        row="readiness of two drivers",
+        row="readiness of every pool",
         description="readiness that answers 200 whatever its checks say",
         edits=(
             edit(
@@ -355,6 +355,23 @@ MUTANTS = (
         proofs=(
             f"{ITEMS}::test_a_statement_past_its_timeout_answers_503_instead_of_hanging"
             "[/async/items]",
+        ),
+    ),
+    Mutant(
+        id="no-statement-timeout",
+        needs=frozenset({PSYCOPG2}),
+        row="a busy pool or a hung statement",
+        description="psycopg2's statement timeout left out",
+        edits=(
+            edit(
+                "db/psycopg2_pool.py",
+                "        statement_timeout=settings.psycopg2_statement_timeout,\n",
+                "",
+            ),
+        ),
+        proofs=(
+            f"{ITEMS}::test_a_statement_past_its_timeout_answers_503_instead_of_hanging"
+            "[/sync/items]",
         ),
     ),
     Mutant(
@@ -484,7 +501,7 @@ MUTANTS = (
                 "        for chunk in [await request.body()]:\n",
             ),
         ),
-        proofs=(f"{FILES}::test_an_upload_streams_to_disk_without_buffering_the_body",),
+        proofs=(f"{FILE_TESTS}::test_an_upload_streams_to_disk_without_buffering_the_body",),
     ),
     Mutant(
         id="download-read-whole",
@@ -492,7 +509,15 @@ MUTANTS = (
         row="a large download",
         description="the file read whole into memory",
         edits=(edit("routes/files.py", "read_chunks(file),", "iter([file.read()]),"),),
-        proofs=(f"{FILES}::test_a_download_streams_in_chunks_without_loading_the_file",),
+        proofs=(f"{FILE_TESTS}::test_a_download_streams_in_chunks_without_loading_the_file",),
+    ),
+    Mutant(
+        id="download-chunks-widened",
+        needs=frozenset({FILES}),
+        row="a large download",
+        description="reads of 64 MiB instead of 64 KiB",
+        edits=(edit("files/store.py", "CHUNK_SIZE = 64 * 1024\n", "CHUNK_SIZE = 64 * 1024 * 1024\n"),),
+        proofs=(f"{FILE_TESTS}::test_a_download_streams_in_chunks_without_loading_the_file",),
     ),
     Mutant(
         id="pool-dependency-as-def",
@@ -778,7 +803,18 @@ MUTANTS = (
             ),
         ),
         proofs=(
-            f"{LESSON}::"
+            f"{WAITING}::"
+            "test_depends_max_concurrency_queues_requests_on_the_loop_without_thread_tokens",
+        ),
+    ),
+    Mutant(
+        id="scarce-places-widened",
+        needs=frozenset({LESSONS}),
+        row="a resource with few places, used from `def` routes",
+        description="three places where the resource has two",
+        edits=(edit("lessons/waiting.py", "SCARCE_PLACES = 2\n", "SCARCE_PLACES = 3\n"),),
+        proofs=(
+            f"{WAITING}::"
             "test_depends_max_concurrency_queues_requests_on_the_loop_without_thread_tokens",
         ),
     ),
@@ -846,6 +882,22 @@ MUTANTS = (
         ),
     ),
     Mutant(
+        id="acquire-deadline-doubled",
+        needs=frozenset({PSYCOPG2}),
+        row="waiting for a psycopg2 connection, connecting included",
+        description="a wait twice `PSYCOPG2_ACQUIRE_TIMEOUT`",
+        edits=(
+            edit(
+                "db/psycopg2_pool.py",
+                "deadline = time.monotonic() + self._acquire_timeout",
+                "deadline = time.monotonic() + 2 * self._acquire_timeout",
+            ),
+        ),
+        proofs=(
+            f"{PSYCOPG2_FAULTS}::test_the_acquire_timeout_bounds_connecting_to_a_server_that_never_answers",
+        ),
+    ),
+    Mutant(
         id="connect-under-the-lock",
         needs=frozenset({PSYCOPG2}),
         row="waiting for a psycopg2 connection, connecting included",
@@ -870,6 +922,22 @@ MUTANTS = (
         description="readiness that queues for a connection (busy becomes 503)",
         edits=(edit("db/psycopg2_pool.py", "    if pool.busy:\n        return BUSY\n", ""),),
         proofs=(f"{FAULTS}::test_readiness_says_busy_not_down_while_every_connection_is_borrowed",),
+    ),
+    Mutant(
+        id="asyncpg-busy-is-down",
+        needs=frozenset({ASYNCPG}),
+        row="readiness while the pools are busy",
+        description="readiness that queues for a connection (busy becomes 503)",
+        edits=(edit("db/asyncpg_pool.py", "    if asyncpg_busy(pool):\n        return BUSY\n", ""),),
+        proofs=(f"{FAULTS}::test_readiness_says_busy_not_down_while_every_connection_is_borrowed",),
+    ),
+    Mutant(
+        id="recheck-window-widened",
+        needs=frozenset({PSYCOPG2}),
+        row="idle connections the server ended (restart, failover, `pg_terminate_backend`)",
+        description="a recheck window of seconds instead of 10 ms",
+        edits=(edit("db/psycopg2_pool.py", "RECHECK_AFTER = 0.01\n", "RECHECK_AFTER = 5.0\n"),),
+        proofs=(f"{FAULTS}::test_idle_connections_the_server_ended_cost_no_request",),
     ),
     Mutant(
         id="psycopg2-trusts-idle-connections",

@@ -361,7 +361,8 @@ async def test_a_download_streams_in_chunks_without_loading_the_file(files: File
     )
     assert headers[b"content-length"] == str(size).encode()
     assert sum(bodies) == size
-    assert max(bodies) <= CHUNK_SIZE
+    # 64 KiB at a time, stated here (CHUNK_SIZE is what the proof checks, not its source).
+    assert max(bodies) <= 64 * 1024
     assert peak < size / 4  # never the whole file in memory
 
 
