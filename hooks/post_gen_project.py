@@ -38,10 +38,9 @@ PART_FILES: dict[str, tuple[str, ...]] = {
         f"{PACKAGE}/routes/bridge.py",
         "tests/test_psycopg2_concurrency.py",
         "tests/test_psycopg2_pool_faults.py",
-        "scripts/bench_pool_checks.py",
     ),
     # What needs both drivers in one bake: one table read and written by both.
-    "both drivers": ("tests/test_items_both_drivers.py",),
+    "both drivers": ("tests/test_items_both_drivers.py", "scripts/bench_pool_checks.py"),
     "outbound_http": (
         f"{PACKAGE}/outbound",
         f"{PACKAGE}/routes/fanout.py",

@@ -42,6 +42,8 @@ COMBINATIONS = [
 
 def lock_of(options: dict[str, str]) -> Path:
     return LOCKS / f"{options['database']}-outbound-{options['outbound_http']}.lock"
+
+
 SLUG_FIELD = '[[package]]\nname = "{slug}"\nversion = "0.1.0"\nsource = {{ editable = "." }}\n'
 PYTHON_FIELD = 'requires-python = ">={python}"\n'
 

@@ -3,14 +3,13 @@
 import os
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cookiecutter.main import cookiecutter
 
-from .shell import run
+from .bakes import remove_run_directory, synced_bake
+from .parts import PART_VARIANTS
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,16 +49,25 @@ def tool_environment() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def default_bake(tool_environment: None) -> Iterator[Path]:
-    """The defaults baked and synced once per session (per xdist worker)."""
-    # Baked outside pytest's tmp_path: run as root, the embedded PostgreSQL runs its binaries
-    # (inside the project's .venv) as its own user, and every new pytest session (the
-    # generated suite is one) makes /tmp/pytest-of-root private again, mode 700.
-    with tempfile.TemporaryDirectory(prefix="template-bake-") as scratch:
-        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
-        # --locked: the bake's own uv.lock, as the Dockerfile and the generated CI install it.
-        run(["uv", "sync", "--locked", "--quiet"], project)
-        yield project
+def default_bake(tool_environment: None) -> Path:
+    """The defaults baked and synced once per run (tests/bakes.py)."""
+    return synced_bake("default", {})
+
+
+@pytest.fixture(scope="session")
+def variant_bake(tool_environment: None) -> Callable[[str], Path]:
+    """`variant_bake(name)`: a variant of tests/parts.py, baked and synced once per run."""
+
+    def bake(variant: str) -> Path:
+        return synced_bake(variant, PART_VARIANTS[variant])
+
+    return bake
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # The xdist controller (or a run without xdist) removes the run's bakes once all is done.
+    if not hasattr(session.config, "workerinput"):
+        remove_run_directory()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -179,7 +179,11 @@ MUTANTS = (
         row="CPU work that must scale",
         description="the loop's thread executor instead of the process pool",
         edits=(
-            edit("lessons/cpu.py", "from typing import Annotated\n", "import asyncio\nfrom typing import Annotated\n"),
+            edit(
+                "lessons/cpu.py",
+                "from typing import Annotated\n",
+                "import asyncio\nfrom typing import Annotated\n",
+            ),
             edit(
                 "lessons/cpu.py",
                 "return await processes.run(crunch, steps)",
@@ -303,7 +307,9 @@ MUTANTS = (
             edit("routes/files.py", "def list_files(", "async def list_files("),
             edit("routes/files.py", "def download_file(", "async def download_file("),
         ),
-        proofs=("tests/files/test_files.py::test_large_file_transfers_in_def_routes_keep_the_loop_free",),
+        proofs=(
+            "tests/files/test_files.py::test_large_file_transfers_in_def_routes_keep_the_loop_free",
+        ),
     ),
     Mutant(
         id="resolved-path-check-dropped",
@@ -311,7 +317,9 @@ MUTANTS = (
         row="a file name from a client",
         description="the resolved-path check dropped",
         edits=(edit("files/store.py", "if path.resolve() != path:", "if False:"),),
-        proofs=("tests/files/test_files.py::test_symlinks_inside_files_dir_are_refused_not_followed",),
+        proofs=(
+            "tests/files/test_files.py::test_symlinks_inside_files_dir_are_refused_not_followed",
+        ),
     ),
     Mutant(
         id="readiness-always-ready",
@@ -351,7 +359,9 @@ MUTANTS = (
         needs=frozenset({ASYNCPG}),
         row="a busy pool or a hung statement",
         description="asyncpg's `command_timeout` left out",
-        edits=(edit("db/asyncpg_pool.py", "command_timeout=settings.asyncpg_command_timeout,", ""),),
+        edits=(
+            edit("db/asyncpg_pool.py", "command_timeout=settings.asyncpg_command_timeout,", ""),
+        ),
         proofs=(
             f"{ITEMS}::test_a_statement_past_its_timeout_answers_503_instead_of_hanging"
             "[/async/items]",
@@ -406,7 +416,9 @@ MUTANTS = (
                 "keep = False and not self._closing",
             ),
         ),
-        proofs=(f"{PSYCOPG2_ITEMS}::test_the_psycopg2_pool_keeps_connections_opened_above_its_minimum",),
+        proofs=(
+            f"{PSYCOPG2_ITEMS}::test_the_psycopg2_pool_keeps_connections_opened_above_its_minimum",
+        ),
     ),
     Mutant(
         id="no-503-handler",
@@ -516,7 +528,9 @@ MUTANTS = (
         needs=frozenset({FILES}),
         row="a large download",
         description="reads of 64 MiB instead of 64 KiB",
-        edits=(edit("files/store.py", "CHUNK_SIZE = 64 * 1024\n", "CHUNK_SIZE = 64 * 1024 * 1024\n"),),
+        edits=(
+            edit("files/store.py", "CHUNK_SIZE = 64 * 1024\n", "CHUNK_SIZE = 64 * 1024 * 1024\n"),
+        ),
         proofs=(f"{FILE_TESTS}::test_a_download_streams_in_chunks_without_loading_the_file",),
     ),
     Mutant(
@@ -928,7 +942,9 @@ MUTANTS = (
         needs=frozenset({ASYNCPG}),
         row="readiness while the pools are busy",
         description="readiness that queues for a connection (busy becomes 503)",
-        edits=(edit("db/asyncpg_pool.py", "    if asyncpg_busy(pool):\n        return BUSY\n", ""),),
+        edits=(
+            edit("db/asyncpg_pool.py", "    if asyncpg_busy(pool):\n        return BUSY\n", ""),
+        ),
         proofs=(f"{FAULTS}::test_readiness_says_busy_not_down_while_every_connection_is_borrowed",),
     ),
     Mutant(
@@ -978,7 +994,8 @@ MUTANTS = (
         edits=(
             edit(
                 "items/async_repository.py",
-                "        if exc.__cause__ is None or not FAILURES.connection_broken(exc.__cause__):\n"
+                "        if exc.__cause__ is None or not "
+                "FAILURES.connection_broken(exc.__cause__):\n"
                 "            raise",
                 "        raise",
             ),
@@ -1020,7 +1037,9 @@ MUTANTS = (
                 "",
             ),
         ),
-        proofs=(f"{PSYCOPG2_FAULTS}::test_a_psycopg2_connection_is_replaced_once_past_its_lifetime",),
+        proofs=(
+            f"{PSYCOPG2_FAULTS}::test_a_psycopg2_connection_is_replaced_once_past_its_lifetime",
+        ),
     ),
     Mutant(
         id="unnamed-connections",
@@ -1082,7 +1101,9 @@ MUTANTS = (
                 "",
             ),
         ),
-        proofs=(f"{BOUNCER}::test_every_driver_serves_items_through_pgbouncer_in_transaction_mode",),
+        proofs=(
+            f"{BOUNCER}::test_every_driver_serves_items_through_pgbouncer_in_transaction_mode",
+        ),
     ),
     Mutant(
         id="session-wide-timeout",

@@ -47,6 +47,12 @@ BAD_INPUTS = [
     pytest.param({"kubernetes": "maybe"}, ValueError, id="kubernetes-maybe"),
     pytest.param({"github_actions": "maybe"}, ValueError, id="github-actions-maybe"),
     pytest.param({"license": "GPL"}, ValueError, id="license-GPL"),
+    pytest.param({"lessons": "maybe"}, ValueError, id="lessons-maybe"),
+    pytest.param({"lessons": ""}, ValueError, id="lessons-empty"),
+    pytest.param({"database": "mysql"}, ValueError, id="database-mysql"),
+    pytest.param({"database": ""}, ValueError, id="database-empty"),
+    pytest.param({"outbound_http": "maybe"}, ValueError, id="outbound-http-maybe"),
+    pytest.param({"file_storage": "maybe"}, ValueError, id="file-storage-maybe"),
 ]
 
 
@@ -90,6 +96,26 @@ def test_bad_input_stops_the_bake_and_leaves_no_project_behind(
     # is accepted); whatever is there must be left empty.
     for bake_dir in (tmp_path / "cookies").iterdir():
         assert list(bake_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "choices"),
+    [
+        ("database", "mysql", "['both', 'asyncpg', 'psycopg2']"),
+        ("lessons", "maybe", "['yes', 'no']"),
+        ("outbound_http", "", "['yes', 'no']"),
+    ],
+)
+def test_a_choice_outside_its_options_is_refused_naming_the_option_and_its_choices(
+    tmp_path: Path, config_file: Path, option: str, value: str, choices: str
+) -> None:
+    # Choice options are refused by cookiecutter itself, before any folder exists.
+    with pytest.raises(ValueError, match="choice variable") as refused:
+        bake_with_api(tmp_path, config_file, {option: value})
+    assert str(refused.value) == (
+        f"{value} provided for choice variable {option}, but the choices are {choices}."
+    )
+    assert list(tmp_path.iterdir()) == [config_file]
 
 
 def test_bad_input_prints_one_clear_line_naming_the_input(

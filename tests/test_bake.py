@@ -1,16 +1,20 @@
 """Every variant bakes, renders completely, and passes the generated project's own linters.
 
 Variants change one option at a time from the defaults (cookiecutter-django's rule), plus
-the inputs that stress escaping. Each variant is baked once per session.
+the inputs that stress escaping and the combinations of parts that interact: the leanest
+service, and psycopg2 alone without the lessons. Each variant is baked once per session.
 """
 
+import importlib.util
 import re
 import tomllib
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from pytest_cookies.plugin import Cookies
 
+from .parts import PART_VARIANTS
 from .shell import run
 
 VARIANTS: dict[str, dict[str, str]] = {
@@ -29,6 +33,7 @@ VARIANTS: dict[str, dict[str, str]] = {
         "description": 'Says "hi" & <bye> \\o/ it\'s {fine}',
         "author_name": 'Zoë O\'Brien "Z"',
     },
+    **PART_VARIANTS,
 }
 
 # `${{ ... }}` is GitHub Actions syntax, not Jinja left behind.
@@ -106,3 +111,45 @@ def test_markup_in_free_text_survives_into_valid_toml(
     metadata = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     assert metadata["project"]["description"] == VARIANTS["quotes-and-markup"]["description"]
     assert metadata["project"]["authors"][0]["name"] == VARIANTS["quotes-and-markup"]["author_name"]
+
+
+def load_post_hook() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "post_gen_project", Path(__file__).resolve().parent.parent / "hooks" / "post_gen_project.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("variant", ["default", *PART_VARIANTS])
+def test_a_variant_keeps_the_files_of_its_parts_and_none_of_the_others(
+    cookies_session: Cookies, baked: dict[str, Path], variant: str
+) -> None:
+    project = bake(cookies_session, baked, variant)
+    post = load_post_hook()
+    context = {
+        "lessons": "yes",
+        "database": "both",
+        "outbound_http": "yes",
+        "file_storage": "yes",
+        **VARIANTS[variant],
+    }
+    left_out = post.parts_left_out(context)
+    for part, paths in post.PART_FILES.items():
+        for path in paths:
+            assert (project / path.format(package="my_service")).exists() == (
+                part not in left_out
+            ), (part, path)
+    assert not (project / "locks").exists()
+    assert (project / "uv.lock").is_file()
+    # No file of the package or its tests imports a module the bake does not have.
+    package = project / "src" / "my_service"
+    for module in [*package.rglob("*.py"), *(project / "tests").rglob("*.py")]:
+        for line in module.read_text(encoding="utf-8").splitlines():
+            imported = re.match(r"from my_service\.([\w.]+) import", line)
+            if imported:
+                target = package.joinpath(*imported.group(1).split("."))
+                assert target.with_suffix(".py").is_file() or target.is_dir(), (module, line)

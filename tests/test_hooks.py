@@ -46,6 +46,10 @@ def good_context() -> dict[str, str]:
         "kubernetes": "yes",
         "github_actions": "yes",
         "license": "MIT",
+        "lessons": "yes",
+        "database": "both",
+        "outbound_http": "yes",
+        "file_storage": "yes",
     }
 
 
@@ -359,19 +363,35 @@ def test_unsupported_python_version_is_rejected(value: str) -> None:
     assert "3.11, 3.12, 3.13" in message
 
 
-@pytest.mark.parametrize("name", ["kubernetes", "github_actions"])
+YES_NO_OPTIONS = ["kubernetes", "github_actions", "lessons", "outbound_http", "file_storage"]
+
+
+@pytest.mark.parametrize("name", YES_NO_OPTIONS)
 @pytest.mark.parametrize("value", ["yes", "no"])
 def test_yes_or_no_switch_accepts_yes_and_no(name: str, value: str) -> None:
     assert pre.validate(good_context() | {name: value}) == []
 
 
-@pytest.mark.parametrize("name", ["kubernetes", "github_actions"])
+@pytest.mark.parametrize("name", YES_NO_OPTIONS)
 @pytest.mark.parametrize("value", ["maybe", "Yes", "true", "y", ""])
 def test_yes_or_no_switch_rejects_anything_else(name: str, value: str) -> None:
     errors = pre.validate(good_context() | {name: value})
     assert len(errors) == 1
     assert_rejected(errors[0], name)
     assert errors[0].endswith("use yes or no")
+
+
+@pytest.mark.parametrize("value", ["both", "asyncpg", "psycopg2"])
+def test_a_database_choice_is_accepted(value: str) -> None:
+    assert pre.validate(good_context() | {"database": value}) == []
+
+
+@pytest.mark.parametrize("value", ["mysql", "Both", "asyncpg,psycopg2", "psycopg", ""])
+def test_any_other_database_is_rejected_naming_the_choices(value: str) -> None:
+    errors = pre.validate(good_context() | {"database": value})
+    assert len(errors) == 1
+    assert_rejected(errors[0], "database")
+    assert errors[0].endswith("use one of both, asyncpg, psycopg2")
 
 
 @pytest.mark.parametrize("value", LICENSE_NAMES)
@@ -485,7 +505,85 @@ def project(tmp_path: Path) -> Path:
         (root / "licenses" / f"{name}.txt").write_text(f"{name} text\n")
     (root / "src" / "billing_api").mkdir(parents=True)
     (root / "src" / "billing_api" / "__init__.py").write_text("")
+    (root / "locks").mkdir()
+    for database in ("both", "asyncpg", "psycopg2"):
+        for outbound in ("yes", "no"):
+            lock = f"{database}-outbound-{outbound}.lock"
+            (root / "locks" / lock).write_text(f"{lock}\n")
     return root
+
+
+def plant_parts(root: Path) -> list[Path]:
+    """Every file and folder the post-gen hook may remove or swap, planted in `root`."""
+    planted = []
+    paths = [path for paths in post.PART_FILES.values() for path in paths]
+    for path in [*paths, *post.DRIVER_VERSIONS, *post.DRIVER_VERSIONS.values()]:
+        target = root / path.format(package="billing_api")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.suffix:
+            target.write_text(f"{path}\n")
+        else:
+            target.mkdir(exist_ok=True)
+            (target / "__init__.py").write_text("")
+        planted.append(target)
+    return planted
+
+
+@pytest.mark.parametrize(
+    ("options", "left_out"),
+    [
+        ({}, []),
+        ({"lessons": "no"}, ["lessons"]),
+        ({"database": "asyncpg"}, ["psycopg2", "both drivers"]),
+        ({"database": "psycopg2"}, ["asyncpg", "both drivers"]),
+        ({"outbound_http": "no"}, ["outbound_http"]),
+        ({"file_storage": "no"}, ["file_storage"]),
+        (
+            {"lessons": "no", "database": "asyncpg", "outbound_http": "no", "file_storage": "no"},
+            ["lessons", "psycopg2", "both drivers", "outbound_http", "file_storage"],
+        ),
+    ],
+)
+def test_a_part_left_out_leaves_none_of_its_files_and_the_rest_stay(
+    project: Path, options: dict[str, str], left_out: list[str]
+) -> None:
+    context = good_context() | options
+    assert post.parts_left_out(context) == left_out
+    plant_parts(project)
+    post.remove_left_out_parts(project, context)
+    for part, paths in post.PART_FILES.items():
+        for path in paths:
+            target = project / path.format(package="billing_api")
+            assert target.exists() == (part not in left_out), target
+
+
+@pytest.mark.parametrize("database", ["both", "asyncpg", "psycopg2"])
+def test_each_driver_specific_file_is_the_version_for_the_bakes_driver(
+    project: Path, database: str
+) -> None:
+    plant_parts(project)
+    post.remove_left_out_parts(project, good_context() | {"database": database})
+    for default, asyncpg_version in post.DRIVER_VERSIONS.items():
+        kept = (project / default.format(package="billing_api")).read_text()
+        assert kept == f"{asyncpg_version if database == 'asyncpg' else default}\n"
+        assert not (project / asyncpg_version.format(package="billing_api")).exists()
+
+
+@pytest.mark.parametrize("database", ["both", "asyncpg", "psycopg2"])
+@pytest.mark.parametrize("outbound", ["yes", "no"])
+def test_the_lock_for_the_bakes_dependencies_becomes_uv_lock(
+    project: Path, database: str, outbound: str
+) -> None:
+    context = good_context() | {"database": database, "outbound_http": outbound}
+    post.install_lock(project, context)
+    assert (project / "uv.lock").read_text() == f"{database}-outbound-{outbound}.lock\n"
+    assert not (project / "locks").exists()
+
+
+def test_a_missing_lock_is_an_error_naming_the_file(project: Path) -> None:
+    (project / "locks" / "both-outbound-yes.lock").unlink()
+    with pytest.raises(FileNotFoundError, match=r"locks/both-outbound-yes\.lock"):
+        post.install_lock(project, good_context())
 
 
 def test_kubernetes_no_removes_the_manifests_and_the_empty_deploy_folder(project: Path) -> None:
@@ -547,7 +645,7 @@ def test_finish_applies_every_choice(project: Path) -> None:
         "license": "BSD-3-Clause",
     }
     post.finish(project, context)
-    assert sorted(path.name for path in project.iterdir()) == ["LICENSE", "src"]
+    assert sorted(path.name for path in project.iterdir()) == ["LICENSE", "src", "uv.lock"]
     assert (project / "LICENSE").read_text() == "BSD-3-Clause text\n"
 
 
@@ -571,7 +669,7 @@ def test_rendered_post_gen_hook_trims_the_project_and_prints_next_steps(project:
     )
     assert done.returncode == 0, done.stderr
     assert "uv run python -m billing_api" in done.stdout
-    assert sorted(path.name for path in project.iterdir()) == ["LICENSE", "src"]
+    assert sorted(path.name for path in project.iterdir()) == ["LICENSE", "src", "uv.lock"]
 
 
 def test_rendered_post_gen_hook_fails_cleanly_when_the_license_text_is_missing(

@@ -1,23 +1,31 @@
-"""Every proof fails on its mutant.
+"""Every proof fails on its mutant, in every bake that has the code it proves.
 
 Each row of the generated decision table names the smallest wrong version of the code it
-forbids (tests/mutants.py). Here each mutant is applied to a copy of the default bake and the
-row's proofs run on it: they must fail, each of them, by failing assertions (exit status 1),
-not by an error that stops the run. The same proofs pass on the unmutated copy, so it is the
-mutant that kills them, not the copy.
+forbids (tests/mutants.py). Here each mutant is applied to a copy of a bake and the row's
+proofs run on it: they must fail, each of them, by failing assertions (exit status 1), not
+by an error that stops the run. The same proofs pass on the unmutated copy, so it is the
+mutant that kills them, not the copy. The default bake runs every mutant; the two lean bakes
+(the leanest service, psycopg2 without the lessons) run each mutant that applies to them,
+with the proofs they have. Every bake's decision table holds exactly the rows of the mutants
+that apply to it.
 """
 
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from .conftest import SERVER_URL
-from .mutants import MUTANTS, Mutant
+from .mutants import MUTANTS, Mutant, parts_of
+from .parts import PART_VARIANTS
+
+# The bakes whose mutants run besides the default's: the two lean ones.
+LEAN = ("leanest", "psycopg2-without-lessons")
+BAKES = {"default": {}, **PART_VARIANTS}
 
 LINKED_TEST = re.compile(r"`(tests/[\w/]+\.py::test_\w+)`")
 BAKE_ONLY = shutil.ignore_patterns(".venv", ".pgdata", "__pycache__", ".pytest_cache", "files")
@@ -31,20 +39,31 @@ def decision_table(project: Path) -> list[list[str]]:
     return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[1:]]
 
 
+@pytest.fixture
+def bake_of(default_bake: Path, variant_bake: Callable[[str], Path]) -> Callable[[str], Path]:
+    return lambda name: default_bake if name == "default" else variant_bake(name)
+
+
+@pytest.mark.parametrize("bake", BAKES)
 def test_every_decision_table_row_names_a_mutant_that_its_proofs_kill(
-    default_bake: Path,
+    bake_of: Callable[[str], Path], bake: str
 ) -> None:
-    rows = {cells[0]: cells for cells in decision_table(default_bake)}
-    assert len(rows) >= 20
-    by_row = {key: [m for m in MUTANTS if m.row == key] for key in rows}
-    assert [key for key, mutants in by_row.items() if not mutants] == []
-    assert [m.id for m in MUTANTS if m.row not in rows] == []
+    project = bake_of(bake)
+    applying = [m for m in MUTANTS if m.applies_to(parts_of(BAKES[bake]))]
+    rows = {cells[0]: cells for cells in decision_table(project)}
+    # Exactly the rows whose code is in this bake, each with a mutant of its own.
+    assert sorted(rows) == sorted({m.row for m in applying})
     for key, cells in rows.items():
         linked = set(LINKED_TEST.findall(cells[-2]))
-        for mutant in by_row[key]:
+        for mutant in (m for m in applying if m.row == key):
             assert mutant.description in cells[-1], (key, mutant.id)
-            unlinked = {p.split("[")[0] for p in mutant.proofs} - linked
-            assert unlinked == set(), (key, mutant.id)
+            proofs = {p.split("[")[0] for p in mutant.proofs_in(project)}
+            assert proofs, (key, mutant.id, "no proof of it in this bake")
+            assert proofs - linked == set(), (key, mutant.id)
+        for mutant in (m for m in MUTANTS if m.row == key and m not in applying):
+            assert mutant.description not in cells[-1], (key, mutant.id)
+        # Every proof the row links exists in this bake.
+        assert {link for link in linked if not (project / link.split("::")[0]).is_file()} == set()
 
 
 def test_mutant_ids_are_unique() -> None:
@@ -52,18 +71,46 @@ def test_mutant_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
-def test_each_mutant_changes_exactly_one_place_per_edit(default_bake: Path, mutant: Mutant) -> None:
+def runs(bakes: tuple[str, ...]) -> list[tuple[str, Mutant]]:
+    """(bake, mutant) for every mutant that applies to each of `bakes`."""
+    return [
+        (bake, mutant)
+        for bake in bakes
+        for mutant in MUTANTS
+        if mutant.applies_to(parts_of(BAKES[bake]))
+    ]
+
+
+KILLS = runs(("default", *LEAN))
+
+
+def run_id(run: tuple[str, Mutant]) -> str:
+    bake, mutant = run
+    return mutant.id if bake == "default" else f"{bake}:{mutant.id}"
+
+
+@pytest.mark.parametrize("run", KILLS, ids=run_id)
+def test_each_mutant_changes_exactly_one_place_per_edit(
+    bake_of: Callable[[str], Path], run: tuple[str, Mutant]
+) -> None:
+    bake, mutant = run
     for change in mutant.edits:
-        text = (default_bake / change.file).read_text(encoding="utf-8")
+        text = (bake_of(bake) / change.file).read_text(encoding="utf-8")
         assert text.count(change.old) == 1, (change.file, change.old)
 
 
+def test_the_default_bake_runs_every_mutant() -> None:
+    assert [m for m in MUTANTS if not m.applies_to(parts_of({}))] == []
+
+
 @pytest.fixture
-def bake_copy(default_bake: Path, tmp_path: Path) -> Iterator[Path]:
-    copy = tmp_path / "project"
-    shutil.copytree(default_bake, copy, ignore=BAKE_ONLY)
-    yield copy
+def copy_of(bake_of: Callable[[str], Path], tmp_path: Path) -> Callable[[str], Path]:
+    def copy(bake: str) -> Path:
+        target = tmp_path / "project"
+        shutil.copytree(bake_of(bake), target, ignore=BAKE_ONLY)
+        return target
+
+    return copy
 
 
 def run_proofs(project: Path, venv_of: Path, proofs: list[str]) -> subprocess.CompletedProcess[str]:
@@ -97,23 +144,31 @@ def run_proofs(project: Path, venv_of: Path, proofs: list[str]) -> subprocess.Co
 
 
 @pytest.mark.slow
-def test_the_proofs_pass_on_the_unmutated_copy(default_bake: Path, bake_copy: Path) -> None:
-    proofs = sorted({p for m in MUTANTS for p in m.proofs})
-    result = run_proofs(bake_copy, default_bake, proofs)
+@pytest.mark.parametrize("bake", ("default", *LEAN))
+def test_the_proofs_pass_on_the_unmutated_copy(
+    bake_of: Callable[[str], Path], copy_of: Callable[[str], Path], bake: str
+) -> None:
+    project = copy_of(bake)
+    proofs = sorted({p for b, m in KILLS if b == bake for p in m.proofs_in(project)})
+    result = run_proofs(project, bake_of(bake), proofs)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
+@pytest.mark.parametrize("run", KILLS, ids=run_id)
 def test_the_rows_proofs_fail_on_its_mutant(
-    default_bake: Path, bake_copy: Path, mutant: Mutant
+    bake_of: Callable[[str], Path], copy_of: Callable[[str], Path], run: tuple[str, Mutant]
 ) -> None:
+    bake, mutant = run
+    project = copy_of(bake)
     for change in mutant.edits:
-        path = bake_copy / change.file
+        path = project / change.file
         text = path.read_text(encoding="utf-8")
         assert text.count(change.old) == 1, (change.file, change.old)
         path.write_text(text.replace(change.old, change.new), encoding="utf-8")
-    result = run_proofs(bake_copy, default_bake, list(mutant.proofs))
+    proofs = mutant.proofs_in(project)
+    assert proofs, f"{mutant.id} has no proof in the {bake} bake"
+    result = run_proofs(project, bake_of(bake), list(proofs))
     output = result.stdout + result.stderr
     # 1: tests ran and failed. 2-5 (interrupted, internal error, usage, none collected) would
     # mean the mutant broke the run, not the proof's claim.
@@ -123,7 +178,7 @@ def test_the_rows_proofs_fail_on_its_mutant(
     }
     survivors = [
         proof
-        for proof in mutant.proofs
+        for proof in proofs
         if not any(name == proof or name.startswith(proof + "[") for name in failed)
     ]
     assert survivors == [], output[-6000:]

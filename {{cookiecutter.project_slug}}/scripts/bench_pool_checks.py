@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
-from {{ cookiecutter.package_name }} import sync_db
+from {{ cookiecutter.package_name }}.db import psycopg2_pool as sync_db
 from {{ cookiecutter.package_name }}.db.asyncpg_pool import live_connection
 from {{ cookiecutter.package_name }}.db.psycopg2_pool import Psycopg2Pool
 from {{ cookiecutter.package_name }}.dev.embedded_postgres import embedded_postgres

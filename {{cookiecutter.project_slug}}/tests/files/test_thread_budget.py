@@ -66,10 +66,10 @@ async def test_slow_uploaders_beyond_the_thread_tokens_leave_the_def_routes_answ
             # Every upload is now waiting for its client, and none holds a thread token...
             limiter = anyio.to_thread.current_default_thread_limiter()
             assert limiter.borrowed_tokens == 0
-            # ...so a `def` route (psycopg2 in a worker thread) answers at once.
+            # ...so a `def` route (the listing, scandir in a worker thread) answers at once.
             async with asyncio.timeout(PATIENCE):
-                items = await client.get("/sync/items")
-            assert items.status_code == 200
+                listing = await client.get("/sync/files")
+            assert listing.status_code == 200
         finally:
             quiet.set()
     assert [upload.result().status_code for upload in uploads] == [201] * uploaders
@@ -119,8 +119,8 @@ async def test_slow_downloaders_beyond_the_thread_tokens_leave_the_def_routes_an
             limiter = anyio.to_thread.current_default_thread_limiter()
             assert limiter.borrowed_tokens == 0
             async with asyncio.timeout(PATIENCE):
-                items = await client.get("/sync/items")
-            assert items.status_code == 200
+                listing = await client.get("/sync/files")
+            assert listing.status_code == 200
         finally:
             reading.set()
             await client.aclose()

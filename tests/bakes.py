@@ -1,0 +1,51 @@
+"""Bakes shared by every xdist worker of one run: each variant is baked and synced once.
+
+The first worker that needs a variant bakes it under an exclusive lock; the others wait for
+the lock and take the same directory. The bakes live outside pytest's tmp_path: run as root,
+the embedded PostgreSQL runs its binaries (inside the project's .venv) as its own user, and
+every new pytest session (a generated suite is one) makes /tmp/pytest-of-root private again.
+"""
+
+import fcntl
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+from .shell import run
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+
+
+def run_directory() -> Path:
+    """One directory per test run, shared by its xdist workers (they share the run's id)."""
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid-{os.getpid()}")
+    directory = Path(tempfile.gettempdir()) / f"template-bakes-{run_id}"
+    directory.mkdir(exist_ok=True)
+    return directory
+
+
+def synced_bake(variant: str, options: dict[str, str]) -> Path:
+    """The variant baked with `options` and installed from its lock (`uv sync --locked`)."""
+    root = run_directory() / variant
+    with (root.parent / f"{variant}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / ".synced"
+        if not done.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            project = Path(
+                cookiecutter(
+                    str(TEMPLATE_DIR), no_input=True, output_dir=str(root), extra_context=options
+                )
+            )
+            # --locked: the bake's own uv.lock, as the Dockerfile and the generated CI use it.
+            run(["uv", "sync", "--locked", "--quiet"], project)
+            done.write_text(project.name)
+        return root / done.read_text()
+
+
+def remove_run_directory() -> None:
+    shutil.rmtree(run_directory(), ignore_errors=True)
