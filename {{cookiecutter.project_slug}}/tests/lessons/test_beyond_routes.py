@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support.harness import Service, counted_app, pool_sizes, running_app
+from ..support.parts import ASYNC_PROVIDERS_ROUTE
 from ..support.proofs import Heartbeat, burst, timed
 from ..support.served import Served, serving_app
 
@@ -74,8 +75,8 @@ async def test_async_dependencies_are_served_while_every_thread_token_is_held(
         # The only token is taken: whatever needs one now waits for /lesson/sync-slow.
         async with Heartbeat() as heartbeat:
             async_dependency = await client.get("/lesson/depends/async?delay=0")
-            # The service's own providers (settings, the asyncpg pool) are async def.
-            providers = await client.get("/async/items?limit=1")
+            # The service's own providers are async def.
+            providers = await client.get(ASYNC_PROVIDERS_ROUTE)
         # Nothing queued for the token: a `def` provider would have waited for the holder
         # (counted, so a loaded machine that slows the holder's exit cannot hide it).
         assert heartbeat.peak_tasks_waiting_for_token == 0

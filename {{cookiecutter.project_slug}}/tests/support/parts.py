@@ -10,6 +10,9 @@ from {{ cookiecutter.package_name }}.settings import DRIVERS
 # The item routes of each driver: the same table, the same models, the same JSON.
 ITEM_ROUTES = {"asyncpg": "/async/items", "psycopg2": "/sync/items"}
 ITEM_PREFIXES = [ITEM_ROUTES[driver] for driver in DRIVERS]
+# An `async def` route that takes the service's own providers and needs no thread: the asyncpg
+# item list (settings, the pool) where the bake has it, else readiness (the resources).
+ASYNC_PROVIDERS_ROUTE = "/async/items?limit=1" if "asyncpg" in DRIVERS else "/readyz"
 # Every route that reads one item by id: the bridge reads through psycopg2 from `async def`.
 ITEM_READ_PREFIXES = [*ITEM_PREFIXES, *(["/bridge/items"] if "psycopg2" in DRIVERS else [])]
 
