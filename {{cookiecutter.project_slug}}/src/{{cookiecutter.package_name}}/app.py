@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=build_lifespan(settings, request_metrics),
     )
     # Routes are matched one by one in this order (no prefix index), so the service's own
-    # routes come first and the lessons after them: ~1 us per route passed over.
+    # routes come first: ~1 us per route passed over.
     app.include_router(health.router)
 {% if cookiecutter.database != "psycopg2" %}
     app.include_router(async_items.router)

@@ -1,7 +1,7 @@
 """Errors a client can cause or the service can meet, each answered as JSON with its status.
 
-Code raises a `ServiceError` subclass where it knows what went wrong (the errors of one part
-live with it: files/, outbound/); one handler turns it into `{"detail": ...}`, the same shape
+Code raises a `ServiceError` subclass where it knows what went wrong (the errors of a part
+live with the part); one handler turns it into `{"detail": ...}`, the same shape
 FastAPI uses for its own errors. Nothing a client can send ends in a 500.
 """
 

@@ -92,8 +92,7 @@ def size_thread_pools(settings: Settings) -> None:
 
 async def close_at_once(closes: list[Closing]) -> None:
     # All pools at once, so shutdown waits one grace period, not one per pool. Past it,
-    # psycopg2's running statements are cancelled (the server stops them, and the
-    # connections close) and asyncpg's connections are terminated: bounded, whatever a
+    # each pool ends what still runs (its close function says how): bounded, whatever a
     # query was doing.
     async with asyncio.TaskGroup() as group:
         for close in closes:

@@ -1,5 +1,5 @@
-"""An ASGI app served by uvicorn in a thread of this process: the upstream stub in development,
-the service and the stub in the tests."""
+"""An ASGI app served by uvicorn in a thread of this process: a stand-in in development, the
+service and its stand-ins in the tests."""
 
 import socket
 import threading
