@@ -56,7 +56,7 @@ class Settings(BaseSettings):
 
     # -- Server and logging --
     # Processes `python -m {{ cookiecutter.package_name }}` serves the port with, each a whole copy
-    # of the service: its own loop, pools, threads, CPU processes and database connections.
+    # of the service: its own loop, pools, threads and database connections.
     # 1 per container on Kubernetes: scale with pods, which the HPA, the probes and the
     # connection budget count. More where one process must use several cores (compose on a
     # many-core VM): see workers.py.
