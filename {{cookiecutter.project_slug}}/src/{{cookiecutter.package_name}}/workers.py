@@ -1,9 +1,9 @@
 """WORKERS > 1: uvicorn's supervisor process and that many worker processes on one port.
 
 Each worker is a fresh interpreter (uvicorn spawns them) that builds its own app with
-`create_worker_app`, so its lifespan opens its own pools, thread budgets and loop-lag
-monitor (and whatever else it holds): nothing is shared but the listening socket, which the kernel hands to
-whichever worker accepts a connection first. Settings reach the workers through the
+`create_worker_app`, so its lifespan opens its own pools, thread budgets and loop-lag monitor
+(and whatever else it holds): nothing is shared but the listening socket, which the kernel
+hands to whichever worker accepts a connection first. Settings reach the workers through the
 environment, so what `python -m {{ cookiecutter.package_name }}` resolved itself (an embedded
 database) is exported before they start.
 
