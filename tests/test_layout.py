@@ -29,6 +29,8 @@ WIRING = {
     ".env.example",
     "docker-compose.yml",
     "Dockerfile",
+    ".dockerignore",
+    ".gitignore",
 }
 WIRING_FOLDERS = ("docs/", "deploy/", ".github/")
 
