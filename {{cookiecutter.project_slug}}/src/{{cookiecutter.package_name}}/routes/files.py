@@ -123,7 +123,7 @@ async def upload_file(
     # token for the whole upload, so ANYIO_THREAD_TOKENS slow clients would freeze every
     # `def` route. Here each blocking step (open, each write, fsync and rename) is one short
     # thread hop: a token is held only while the disk works. The steps stay plain blocking
-    # code in file_store.py (counting, free-space margin, clean-up in one place) rather than
+    # code in files/store.py (counting, free-space margin, clean-up in one place) rather than
     # anyio's AsyncFile, which would make the same hop per write but scatter that logic.
     # The body is never a `bytes` parameter (FastAPI would read all of it into memory
     # first); past UPLOAD_MAX_BYTES it stops reading: 413, nothing left.
