@@ -30,6 +30,7 @@ PART_FILES: dict[str, tuple[str, ...]] = {
         "tests/test_asyncpg_concurrency.py",
         "tests/test_asyncpg_faults.py",
         "scripts/bench_layers.py",
+        "scripts/pool_checks_asyncpg.py",
     ),
     "psycopg2": (
         f"{PACKAGE}/db/psycopg2_pool.py",
@@ -38,7 +39,7 @@ PART_FILES: dict[str, tuple[str, ...]] = {
         f"{PACKAGE}/routes/bridge.py",
         "tests/test_psycopg2_concurrency.py",
         "tests/test_psycopg2_pool_faults.py",
-        "scripts/bench_pool_checks.py",
+        "scripts/pool_checks_psycopg2.py",
     ),
     # What needs both drivers in one bake: one table read and written by both.
     "both drivers": ("tests/test_items_both_drivers.py",),
