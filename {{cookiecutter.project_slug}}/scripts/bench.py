@@ -614,13 +614,19 @@ def main() -> None:
         "scenarios", nargs="*", metavar="SCENARIO", help=f"{', '.join(SCENARIOS)} (default: all)"
     )
     parser.add_argument("--rounds", type=int, default=3, help="compare: rounds per side (3)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="each load run (5)")
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="each load run (5; whole seconds with wrk)"
+    )
     options = parser.parse_args()
     chosen = options.scenarios or list(SCENARIOS)
     if unknown := sorted(set(chosen) - set(SCENARIOS)):
         parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     if options.rounds < 1 or options.seconds <= 0:
         parser.error("--rounds must be at least 1 and --seconds positive")
+    if WRK and not options.seconds.is_integer():
+        # wrk reads whole seconds only ("-d0.5s" is a usage error): rounding would measure for
+        # longer than the report says.
+        parser.error(f"--seconds must be a whole number with wrk ({WRK}), not {options.seconds:g}")
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load from {LOAD_GENERATOR}")
     with (
         migrated_database() as database_url,
