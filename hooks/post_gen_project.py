@@ -29,7 +29,8 @@ PART_FILES: dict[str, tuple[str, ...]] = {
         f"{PACKAGE}/routes/async_items.py",
         "tests/test_asyncpg_concurrency.py",
         "tests/test_asyncpg_faults.py",
-        "scripts/bench_layers.py",
+        "scripts/bare_asyncpg.py",
+        "scripts/layers_asyncpg.py",
         "scripts/pool_checks_asyncpg.py",
     ),
     "psycopg2": (
@@ -39,6 +40,7 @@ PART_FILES: dict[str, tuple[str, ...]] = {
         f"{PACKAGE}/routes/bridge.py",
         "tests/test_psycopg2_concurrency.py",
         "tests/test_psycopg2_pool_faults.py",
+        "scripts/bare_psycopg2.py",
         "scripts/pool_checks_psycopg2.py",
     ),
     # What needs both drivers in one bake: one table read and written by both.

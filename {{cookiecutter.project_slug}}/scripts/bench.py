@@ -312,7 +312,9 @@ def compare_run(database_url: str, upstream: str, rounds: int, seconds: float) -
             "`async def`, no I/O: /lesson/async", f"{service}/lesson/async", f"{bare}/hello"
         )
         asyncpg_read = pair(
-            "asyncpg read by id", f"{service}/async/items/{item}", f"{bare}/items/{item}"
+            "asyncpg read by id",
+            f"{service}/async/items/{item}",
+            f"{bare}/asyncpg/items/{item}",
         )
         rows += [trivial, late, asyncpg_read]
         for connections in (64, 128):
