@@ -22,7 +22,7 @@ PACKAGE = "src/{package}"
 # dependencies), pyproject.toml, the deployment files and the docs wire a part in with
 # control tags; everything else of a part lives in files of its own, listed here.
 PART_FILES: dict[str, tuple[str, ...]] = {
-    "lessons": (f"{PACKAGE}/lessons", "tests/lessons"),
+    "lessons": (f"{PACKAGE}/lessons", "tests/lessons", "scripts/bench_lessons.py"),
     "asyncpg": (
         f"{PACKAGE}/db/asyncpg_pool.py",
         f"{PACKAGE}/items/async_repository.py",
@@ -50,6 +50,7 @@ PART_FILES: dict[str, tuple[str, ...]] = {
         f"{PACKAGE}/routes/fanout.py",
         f"{PACKAGE}/dev/upstream_stub.py",
         "tests/outbound",
+        "scripts/bench_fanout.py",
         "scripts/bench_transports.py",
     ),
     "file_storage": (f"{PACKAGE}/files", f"{PACKAGE}/routes/files.py", "tests/files"),
