@@ -22,14 +22,16 @@ PACKAGE = "src/{package}"
 # dependencies), pyproject.toml, the deployment files and the docs wire a part in with
 # control tags; everything else of a part lives in files of its own, listed here.
 PART_FILES: dict[str, tuple[str, ...]] = {
-    "lessons": (f"{PACKAGE}/lessons", "tests/lessons"),
+    "lessons": (f"{PACKAGE}/lessons", "tests/lessons", "scripts/bench_lessons.py"),
     "asyncpg": (
         f"{PACKAGE}/db/asyncpg_pool.py",
         f"{PACKAGE}/items/async_repository.py",
         f"{PACKAGE}/routes/async_items.py",
         "tests/test_asyncpg_concurrency.py",
         "tests/test_asyncpg_faults.py",
-        "scripts/bench_layers.py",
+        "scripts/bare_asyncpg.py",
+        "scripts/layers_asyncpg.py",
+        "scripts/pool_checks_asyncpg.py",
     ),
     "psycopg2": (
         f"{PACKAGE}/db/psycopg2_pool.py",
@@ -38,14 +40,17 @@ PART_FILES: dict[str, tuple[str, ...]] = {
         f"{PACKAGE}/routes/bridge.py",
         "tests/test_psycopg2_concurrency.py",
         "tests/test_psycopg2_pool_faults.py",
+        "scripts/bare_psycopg2.py",
+        "scripts/pool_checks_psycopg2.py",
     ),
     # What needs both drivers in one bake: one table read and written by both.
-    "both drivers": ("tests/test_items_both_drivers.py", "scripts/bench_pool_checks.py"),
+    "both drivers": ("tests/test_items_both_drivers.py",),
     "outbound_http": (
         f"{PACKAGE}/outbound",
         f"{PACKAGE}/routes/fanout.py",
         f"{PACKAGE}/dev/upstream_stub.py",
         "tests/outbound",
+        "scripts/bench_fanout.py",
         "scripts/bench_transports.py",
     ),
     "file_storage": (f"{PACKAGE}/files", f"{PACKAGE}/routes/files.py", "tests/files"),

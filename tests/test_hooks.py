@@ -17,6 +17,15 @@ from cookiecutter.main import cookiecutter
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 HOOKS_DIR = TEMPLATE_DIR / "hooks"
 LICENSE_NAMES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
+# The generated project's folder in the template, with the package folder's name unrendered.
+TEMPLATE_PROJECT = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+TEMPLATE_PACKAGE = "{{cookiecutter.package_name}}"
+# One lock per set of dependencies (scripts/lock_bake.py): database x outbound_http.
+LOCK_NAMES = tuple(
+    f"{database}-outbound-{outbound}.lock"
+    for database in ("both", "asyncpg", "psycopg2")
+    for outbound in ("yes", "no")
+)
 
 
 def load_hook(name: str) -> ModuleType:
@@ -503,6 +512,9 @@ def project(tmp_path: Path) -> Path:
     (root / "licenses").mkdir()
     for name in LICENSE_NAMES:
         (root / "licenses" / f"{name}.txt").write_text(f"{name} text\n")
+    (root / "locks").mkdir()
+    for name in LOCK_NAMES:
+        (root / "locks" / name).write_text(f"# {name}\n")
     (root / "src" / "billing_api").mkdir(parents=True)
     (root / "src" / "billing_api" / "__init__.py").write_text("")
     (root / "locks").mkdir()
@@ -647,6 +659,20 @@ def test_finish_applies_every_choice(project: Path) -> None:
     post.finish(project, context)
     assert sorted(path.name for path in project.iterdir()) == ["LICENSE", "src", "uv.lock"]
     assert (project / "LICENSE").read_text() == "BSD-3-Clause text\n"
+    assert (project / "uv.lock").read_text() == "# both-outbound-yes.lock\n"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        {path for paths in post.PART_FILES.values() for path in paths}
+        | set(post.DRIVER_VERSIONS)
+        | set(post.DRIVER_VERSIONS.values())
+    ),
+)
+def test_every_path_the_hook_removes_or_swaps_is_in_the_template(path: str) -> None:
+    # A misspelt path would leave its part's file in every bake that leaves the part out.
+    assert (TEMPLATE_PROJECT / path.format(package=TEMPLATE_PACKAGE)).exists()
 
 
 def test_next_steps_show_how_to_install_run_and_test() -> None:

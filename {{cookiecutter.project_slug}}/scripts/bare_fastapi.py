@@ -1,33 +1,34 @@
 """The baseline `scripts/bench.py compare` measures the service against: bare FastAPI.
 
-A hello route and the service's asyncpg primary-key read, with nothing else: no middleware,
-dependencies, response model, timeouts or retries. Served by uvicorn with the service's
-settings (`python -m uvicorn bare_fastapi:app`), on the same interpreter and database.
+A hello route and, for each database driver this service has (`settings.DRIVERS`), the same
+read by primary key on that driver (scripts/bare_<driver>.py), with nothing else: no
+middleware, dependencies, response model, timeouts or retries. Served by uvicorn with the
+service's settings (`python -m uvicorn bare_fastapi:app`), on the same interpreter and
+database.
 """
 
-import os
+import importlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any, TypedDict
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
-import asyncpg
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI
 
-SELECT_ONE = "SELECT id, name, price, created_at FROM items WHERE id = $1"
+from {{ cookiecutter.package_name }}.settings import DRIVERS
 
-
-class State(TypedDict):
-    pool: "asyncpg.Pool[asyncpg.Record]"
+# Each driver's read is a file of its own, which a bake without that driver does not have (nor
+# the driver it imports): loaded by name, so this file names no driver.
+READS = [importlib.import_module(f"bare_{driver}") for driver in DRIVERS]
 
 
 @asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
-    # The service's default pool: ten connections, opened at start-up.
-    size = int(os.environ.get("ASYNCPG_POOL_MAX_SIZE", "10"))
-    async with asyncpg.create_pool(
-        os.environ["DATABASE_URL"], min_size=size, max_size=size
-    ) as pool:
-        yield {"pool": pool}
+async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    # Every driver's pool, opened at start-up, in one state as the service's lifespan does.
+    async with AsyncExitStack() as stack:
+        state: dict[str, Any] = {}
+        for read in READS:
+            state |= await stack.enter_async_context(read.pool())
+        yield state
 
 
 app = FastAPI(lifespan=lifespan)
@@ -38,10 +39,7 @@ async def hello() -> dict[str, str]:
     return {"message": "hello"}
 
 
-@app.get("/items/{item_id}")
-async def read_item(item_id: int, request: Request) -> dict[str, Any]:
-    async with request.state.pool.acquire() as conn:
-        row = await conn.fetchrow(SELECT_ONE, item_id)
-    if row is None:
-        raise HTTPException(404, "item not found")
-    return dict(row)
+# Declared on the app itself, as a bare app does: FastAPI dispatches through each included
+# APIRouter (bench_layers.py measures what that costs the service).
+for read in READS:
+    app.add_api_route(read.PATH, read.read_item)

@@ -1,12 +1,16 @@
 """Benchmarks over real HTTP: the service under uvicorn, beside bare FastAPI.
 
     uv run python scripts/bench.py              # every scenario
-    uv run python scripts/bench.py compare      # one group
+    uv run python scripts/bench.py compare      # one of them
 
 Figures, not assertions: the tests prove the behaviour; this script reports how fast it is
 on this machine, every comparison taken side by side in one run. `compare` measures the
 service against bare FastAPI (scripts/bare_fastapi.py: the same interpreter, uvicorn settings
-and database) and writes docs/benchmark.md, docs/benchmark.png and the table in README.md.
+and database) and writes docs/benchmark.md, docs/benchmark.png and the table in README.md;
+`items` loads each item read this service has. Both cover every database driver the service
+has (`settings.DRIVERS`). The harness here (serving, load, parsing, reports) also runs the
+scenarios of the service's optional parts, each in a script of its own that a service
+without the part does not have (scripts/bench_*.py).
 
 Fixed-concurrency load comes from wrk (`apt-get install wrk`, `brew install wrk`) when it is
 on PATH: a C client that needs far less CPU than the server it loads. Without it, from
@@ -15,7 +19,7 @@ and the ratios closer to 1 (the report says which one ran). Bursts and fixed-rat
 from aiohttp (an httpx client is itself the bottleneck here: encode/httpx#3215).
 
 Both servers use DATABASE_URL if set (migrated first), else one embedded PostgreSQL in a
-temporary directory; the upstream is the stub the service ships.
+temporary directory; the rest of the environment reaches the service as it is.
 """
 
 import argparse
@@ -23,14 +27,13 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,17 +41,18 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from {{ cookiecutter.package_name }}.settings import DRIVERS
+
+# The project root, for the tests' helpers (free ports; the item routes of each driver):
+# scripts/ alone is on sys.path when a script in it runs.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.harness import free_port
+from tests.support.parts import ITEM_READ_PREFIXES, ITEM_ROUTES
+
 PACKAGE = "{{ cookiecutter.package_name }}"
 PROJECT = Path(__file__).resolve().parent.parent
 DOCS = PROJECT / "docs"
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -101,6 +105,19 @@ def migrated_database() -> Iterator[str]:
             check=True,
         )
         yield url
+
+
+def serving_service(database_url: str, **environment: str) -> AbstractContextManager[str]:
+    """The service, as `python -m {{ cookiecutter.package_name }}` serves it, on `database_url`."""
+    return serving(["-m", PACKAGE], "/readyz", DATABASE_URL=database_url, **environment)
+
+
+def serving_bare(database_url: str) -> AbstractContextManager[str]:
+    """bare FastAPI (scripts/bare_fastapi.py) under uvicorn, on `database_url`."""
+    arguments = ["-m", "uvicorn", "bare_fastapi:app", "--app-dir", str(PROJECT / "scripts")]
+    arguments += ["--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
+    arguments += ["--no-access-log"]
+    return serving(arguments, "/hello", DATABASE_URL=database_url)
 
 
 # ---- load ------------------------------------------------------------------------------
@@ -276,25 +293,15 @@ class Comparison:
     conditions: str
 
 
-def compare_run(database_url: str, upstream: str, rounds: int, seconds: float) -> Comparison:
-    env = {"DATABASE_URL": database_url, "UPSTREAM_URL": upstream}
-    service_args = ["-m", PACKAGE]
-    bare_args = ["-m", "uvicorn", "bare_fastapi:app", "--app-dir", str(PROJECT / "scripts")]
-    bare_args += [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+# What each driver's item read is called in the reports.
+READS = {"asyncpg": "asyncpg read by id", "psycopg2": "psycopg2 `def` read by id"}
+TRIVIAL = "`async def`, no I/O"
+
+
+def compare_run(database_url: str, rounds: int, seconds: float) -> Comparison:
     rows: list[Row] = []
     lag: list[tuple[str, float, float, int]] = []
-    with (
-        serving(service_args, "/readyz", **env) as service,
-        serving(bare_args, "/hello", **env) as bare,
-    ):
+    with serving_service(database_url) as service, serving_bare(database_url) as bare:
         item = asyncio.run(create_item(service))
         print(f"{'route':<58} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
 
@@ -305,44 +312,55 @@ def compare_run(database_url: str, upstream: str, rounds: int, seconds: float) -
             report(f"{name}: bare FastAPI", base, f"ratio {row.ratio:.2f}")
             return row
 
-        # FastAPI tries the routes one by one, in the order app.py includes them: /healthz
-        # is among the first, /lesson/async comes after the service's own routes.
-        trivial = pair("`async def`, no I/O: /healthz", f"{service}/healthz", f"{bare}/hello")
-        late = pair(
-            "`async def`, no I/O: /lesson/async", f"{service}/lesson/async", f"{bare}/hello"
-        )
-        asyncpg_read = pair(
-            "asyncpg read by id", f"{service}/async/items/{item}", f"{bare}/items/{item}"
-        )
-        rows += [trivial, late, asyncpg_read]
-        for connections in (64, 128):
-            name = f"psycopg2 `def` read by id, {connections} connections"
-            sync_read, async_read = alternate(
-                [f"{service}/sync/items/{item}", f"{service}/async/items/{item}"],
-                rounds,
-                connections,
-                seconds,
+        trivial = pair(f"{TRIVIAL}: /healthz", f"{service}/healthz", f"{bare}/hello")
+        # Each driver's read against bare FastAPI's read on the same driver.
+        reads = {
+            driver: pair(
+                READS[driver],
+                f"{service}{ITEM_ROUTES[driver]}/{item}",
+                f"{bare}/{driver}/items/{item}",
             )
-            row = Row(name, sync_read, async_read, "the service's asyncpg read")
-            report(name, sync_read, f"{row.ratio:.2f} of asyncpg")
-            rows.append(row)
-        (bridge,) = alternate([f"{service}/bridge/items/{item}"], rounds, 64, seconds)
-        rows.append(
-            Row(
-                "psycopg2 through `asyncio.to_thread`",
-                bridge,
-                asyncpg_read.service,
-                "the service's asyncpg read",
+            for driver in DRIVERS
+        }
+        rows += [trivial, *reads.values()]
+        if "asyncpg" in reads and "psycopg2" in reads:
+            # The two drivers side by side: a `def` route holds a thread per request, which
+            # 128 connections (more than the 40 thread tokens) make visible.
+            for connections in (64, 128):
+                name = f"psycopg2 `def` read by id, {connections} connections"
+                sync_read, async_read = alternate(
+                    [
+                        f"{service}{ITEM_ROUTES['psycopg2']}/{item}",
+                        f"{service}{ITEM_ROUTES['asyncpg']}/{item}",
+                    ],
+                    rounds,
+                    connections,
+                    seconds,
+                )
+                row = Row(name, sync_read, async_read, "the service's asyncpg read")
+                report(name, sync_read, f"{row.ratio:.2f} of asyncpg")
+                rows.append(row)
+        if "psycopg2" in reads:
+            # The same psycopg2 read, from `async def` through the loop's executor instead of
+            # from a `def` route through AnyIO's thread pool.
+            (bridge,) = alternate([f"{service}/bridge/items/{item}"], rounds, 64, seconds)
+            rows.append(
+                Row(
+                    "psycopg2 through `asyncio.to_thread`",
+                    bridge,
+                    reads["psycopg2"].service,
+                    "the service's psycopg2 `def` read",
+                )
             )
-        )
-        report("psycopg2 through asyncio.to_thread", bridge)
+            report("psycopg2 through asyncio.to_thread", bridge)
 
         # The loop-lag figure: a fixed rate of half the measured maximum, where a healthy
         # service is not queueing, so any lag left is the loop's own.
-        for name, path, row in [
-            ("`async def`, no I/O", "/healthz", trivial),
-            ("asyncpg read by id", f"/async/items/{item}", asyncpg_read),
-        ]:
+        measured = [
+            (TRIVIAL, "/healthz", trivial),
+            *((READS[d], f"{ITEM_ROUTES[d]}/{item}", reads[d]) for d in DRIVERS),
+        ]
+        for name, path, row in measured:
             rate = row.service.requests_per_second / 2
             before = asyncio.run(lag_buckets(service))
             achieved, errors = asyncio.run(fixed_rate(f"{service}{path}", rate, seconds))
@@ -352,13 +370,10 @@ def compare_run(database_url: str, upstream: str, rounds: int, seconds: float) -
                 f"  loop lag p99 at {achieved:,.0f} req/s on {path}: <= {p99 * 1000:g} ms, errors {errors}"
             )
 
-    with serving(service_args, "/readyz", WORKERS="2", **env) as two_workers:
-        for name, path, one in [
-            ("`async def`, no I/O: /healthz", "/healthz", trivial),
-            ("asyncpg read by id", f"/async/items/{item}", asyncpg_read),
-        ]:
+    with serving_service(database_url, WORKERS="2") as two_workers:
+        for _, path, one in measured:
             (load,) = alternate([f"{two_workers}{path}"], rounds, 64, seconds)
-            row = Row(f"{name}, 2 workers", load, one.service, "1 worker")
+            row = Row(f"{one.route}, 2 workers", load, one.service, "1 worker")
             report(row.route, load, f"{row.ratio:.2f}x of 1 worker")
             rows.append(row)
 
@@ -371,10 +386,11 @@ def compare_run(database_url: str, upstream: str, rounds: int, seconds: float) -
 
 
 async def create_item(base: str) -> int:
+    """One item to read, written through the first driver's routes: every driver reads it."""
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{base}/async/items", json={"name": "benchmark", "price": "9.99"}
+            f"{base}{ITEM_ROUTES[DRIVERS[0]]}", json={"name": "benchmark", "price": "9.99"}
         ) as response,
     ):
         assert response.status == 201, await response.text()
@@ -464,180 +480,104 @@ def write_reports(comparison: Comparison) -> None:
     print(f"\nwrote {DOCS / 'benchmark.md'}, {DOCS / 'benchmark.png'} and the table in {readme}")
 
 
-# ---- the other scenarios: one service, figures for each lesson --------------------------
-
-
-async def slowest_healthz_during(
-    session: aiohttp.ClientSession, base: str, work: Awaitable[Burst]
-) -> tuple[Burst, float]:
-    """Probe /healthz back to back while `work` runs; return the work and the slowest probe."""
-    task = asyncio.ensure_future(work)
-    slowest = 0.0
-    while not task.done():
-        started = time.perf_counter()
-        async with session.get(f"{base}/healthz") as response:
-            await response.read()
-        slowest = max(slowest, time.perf_counter() - started)
-    return await task, slowest
+# ---- scenarios: one service, figures for each ---------------------------------------
 
 
 def row(name: str, figure: str, expectation: str) -> None:
     print(f"{name:<66} {figure:<26} {expectation}")
 
 
-async def lesson_bursts(base: str) -> None:
-    connector = aiohttp.TCPConnector(limit=0)  # no client-side cap: the server is measured
-    async with aiohttp.ClientSession(connector=connector) as session:
-        for name, url, n, expectation in [
-            ("100 x /lesson/slow?delay=0.3 (async def, asyncio.sleep)", "slow", 100, "< 0.9 s"),
-            (
-                "60 x /lesson/sync-slow?delay=0.3 (def, 40 tokens)",
-                "sync-slow",
-                60,
-                "2 waves: ~0.6 s",
-            ),
-            ("20 x /lesson/offload?delay=0.3 (asyncio.to_thread)", "offload", 20, "< 0.75 s"),
-        ]:
-            result = await burst(session, [f"{base}/lesson/{url}?delay=0.3"] * n)
-            row(name, f"{result.seconds:.3f} s {result.statuses}", expectation)
-
-        blocking = burst(session, [f"{base}/lesson/blocking?delay=0.25"] * 5)
-        result, slowest = await slowest_healthz_during(session, base, blocking)
-        row(
-            "5 x /lesson/blocking?delay=0.25 (time.sleep in async def)",
-            f"{result.seconds:.3f} s {result.statuses}",
-            ">= 1.1 s: serialised",
-        )
-        row("  slowest /healthz meanwhile", f"{slowest * 1000:.0f} ms", ">= 150 ms")
-
-        calm = burst(session, [f"{base}/lesson/slow?delay=0.25"] * 5)
-        _, slowest = await slowest_healthz_during(session, base, calm)
-        row("  same with /lesson/slow: slowest /healthz", f"{slowest * 1000:.0f} ms", "small")
-
-
-def lesson(bench: "Bench") -> None:
-    asyncio.run(lesson_bursts(bench.service))
-    for name, url in [
-        ("/lesson/async, 64 connections (no thread hop)", "async"),
-        ("/lesson/sync, 64 connections (a thread hop each)", "sync"),
-    ]:
-        load = measure(f"{bench.service}/lesson/{url}", seconds=bench.seconds)
-        row(
-            name,
-            f"{load.requests_per_second:,.0f} req/s p99 {load.p99_ms:.1f} ms",
-            f"errors {load.errors}",
-        )
-
-
-async def cpu_bursts(base: str) -> None:
-    steps = 10_000_000  # about 0.3 s of CPU here
-    async with aiohttp.ClientSession() as session:
-        for route, note in [("cpu", "threads share the GIL: ~2x"), ("cpu-offload", "2 cores: ~1x")]:
-            url = f"{base}/lesson/{route}?steps={steps}"
-            one = await burst(session, [url])
-            two = await burst(session, [url] * 2)
-            row(
-                f"2 x /lesson/{route} at once vs 1 alone",
-                f"{two.seconds:.3f} s / {one.seconds:.3f} s = {two.seconds / one.seconds:.2f}",
-                note,
-            )
-
-
-def cpu(bench: "Bench") -> None:
-    asyncio.run(cpu_bursts(bench.service))
-
-
-def items(bench: "Bench") -> None:
-    item = asyncio.run(create_item(bench.service))
-    for name, path in [
-        ("/lesson/async (async def, no I/O: the ceiling)", "/lesson/async"),
-        (f"/async/items/{item} (asyncpg, async def)", f"/async/items/{item}"),
-        (f"/sync/items/{item} (psycopg2, def)", f"/sync/items/{item}"),
-        (f"/bridge/items/{item} (psycopg2 via to_thread)", f"/bridge/items/{item}"),
-    ]:
-        load = measure(f"{bench.service}{path}", seconds=bench.seconds)
-        row(
-            f"{name}, 64 connections",
-            f"{load.requests_per_second:,.0f} req/s p99 {load.p99_ms:.1f} ms",
-            f"errors {load.errors}",
-        )
-
-
-async def fanout_bursts(base: str) -> None:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        url = f"{base}/async/upstream/fanout"
-        await burst(session, [f"{url}?n=5&delay=0"])  # open the client's first connections
-        result = await burst(session, [f"{url}?n=10&delay=0.3"])
-        row(
-            "1 fan-out of 10 upstream calls of 0.3 s",
-            f"{result.seconds:.3f} s {result.statuses}",
-            "< 0.75 s",
-        )
-        result = await burst(session, [f"{url}?n=5&delay=0.3"] * 20)
-        row(
-            "20 fan-outs of 5 calls of 0.3 s (100 upstream calls)",
-            f"{result.seconds:.3f} s {result.statuses}",
-            "< 0.75 s",
-        )
-
-
-def fanout(bench: "Bench") -> None:
-    asyncio.run(fanout_bursts(bench.service))
-
-
-def compare(bench: "Bench") -> None:
-    comparison = compare_run(bench.database_url, bench.upstream, bench.rounds, bench.seconds)
-    write_reports(comparison)
+def closed_loop_row(name: str, url: str, seconds: float) -> None:
+    load = measure(url, seconds=seconds)
+    row(
+        name,
+        f"{load.requests_per_second:,.0f} req/s p99 {load.p99_ms:.1f} ms",
+        f"errors {load.errors}",
+    )
 
 
 @dataclass
 class Bench:
     database_url: str
-    upstream: str
     service: str
     rounds: int
     seconds: float
 
 
-SCENARIOS: dict[str, Callable[[Bench], None]] = {
-    "compare": compare,
-    "lesson": lesson,
-    "cpu": cpu,
-    "items": items,
-    "fanout": fanout,
+Scenario = Callable[[Bench], None]
+# What a script's service needs besides the database, ready while the scenarios run.
+Environment = Callable[[], AbstractContextManager[Mapping[str, str]]]
+
+# How `items` names each route that reads one item by id.
+ITEM_READS = {
+    ITEM_ROUTES["asyncpg"]: "asyncpg, async def",
+    ITEM_ROUTES["psycopg2"]: "psycopg2, def",
+    "/bridge/items": "psycopg2 via to_thread",
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument(
-        "scenarios", nargs="*", metavar="SCENARIO", help=f"{', '.join(SCENARIOS)} (default: all)"
+def items(bench: Bench) -> None:
+    item = asyncio.run(create_item(bench.service))
+    closed_loop_row(
+        "/healthz (async def, no I/O: the ceiling), 64 connections",
+        f"{bench.service}/healthz",
+        bench.seconds,
     )
-    parser.add_argument("--rounds", type=int, default=3, help="compare: rounds per side (3)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="each load run (5)")
-    options = parser.parse_args()
-    chosen = options.scenarios or list(SCENARIOS)
-    if unknown := sorted(set(chosen) - set(SCENARIOS)):
-        parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    for prefix in ITEM_READ_PREFIXES:
+        closed_loop_row(
+            f"{prefix}/{item} ({ITEM_READS[prefix]}), 64 connections",
+            f"{bench.service}{prefix}/{item}",
+            bench.seconds,
+        )
+
+
+def compare(bench: Bench) -> None:
+    write_reports(compare_run(bench.database_url, bench.rounds, bench.seconds))
+
+
+def run_scenarios(
+    description: str,
+    scenarios: Mapping[str, Scenario],
+    *,
+    environment: Environment = lambda: nullcontext({}),
+    argv: Sequence[str] | None = None,
+) -> None:
+    """The command line of a benchmark script: its scenarios by name (all by default), run
+    on one migrated database against one service, served with `environment` added."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n", maxsplit=1)[0])
+    parser.add_argument(
+        "scenarios", nargs="*", metavar="SCENARIO", help=f"{', '.join(scenarios)} (default: all)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds per side of each comparison (3)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="each load run (5; whole seconds with wrk)"
+    )
+    options = parser.parse_args(argv)
+    chosen = options.scenarios or list(scenarios)
+    if unknown := sorted(set(chosen) - set(scenarios)):
+        parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(scenarios)}")
     if options.rounds < 1 or options.seconds <= 0:
         parser.error("--rounds must be at least 1 and --seconds positive")
+    if WRK and not options.seconds.is_integer():
+        # wrk reads whole seconds only ("-d0.5s" is a usage error): rounding would measure for
+        # longer than the report says.
+        parser.error(f"--seconds must be a whole number with wrk ({WRK}), not {options.seconds:g}")
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load from {LOAD_GENERATOR}")
     with (
         migrated_database() as database_url,
-        serving(["-m", f"{PACKAGE}.upstream_stub"], "/delay/0") as upstream,
-        serving(
-            ["-m", PACKAGE],
-            "/readyz",
-            DATABASE_URL=database_url,
-            UPSTREAM_URL=upstream,
-            ENABLE_ANTIPATTERNS="true",
-        ) as service,
+        environment() as extra,
+        serving_service(database_url, **extra) as service,
     ):
-        bench = Bench(database_url, upstream, service, options.rounds, options.seconds)
+        bench = Bench(database_url, service, options.rounds, options.seconds)
         for name in chosen:
             print(f"\n== {name}")
-            SCENARIOS[name](bench)
+            scenarios[name](bench)
+
+
+SCENARIOS: dict[str, Scenario] = {"compare": compare, "items": items}
 
 
 if __name__ == "__main__":
-    main()
+    run_scenarios(__doc__ or "", SCENARIOS)

@@ -16,35 +16,39 @@ app itself (as bare FastAPI declares its routes) and matched first, so they run 
 service's own lifespan and pool. The service's routes live in one APIRouter per concern,
 included into the app; the rung "reached through its included router" measures what that
 costs, against the same endpoint function declared on the app.
+
+The /healthz ladder is here, in every service: it touches no database, and its rungs (the
+included router, the X-Request-ID and metrics middleware) are what every route of every
+service pays, whichever drivers it has, so it explains `compare`'s /healthz ratio
+everywhere. A driver's read ladder needs that driver's code and is a file of its own
+(scripts/layers_<driver>.py, which a service without the driver does not have): asyncpg's.
+psycopg2's `def` read has none yet: its rungs would be other ones (the wait for a connection
+on the loop, the thread hop), a ladder still to be written.
 """
 
 import argparse
 import asyncio
+import importlib
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import asyncpg
 import uvloop
 from asgi_correlation_id import CorrelationIdMiddleware
 from asgi_lifespan import LifespanManager
 from bare_fastapi import app as bare_app  # the baseline bench.py compares with
 from bench import migrated_database  # scripts/ is on sys.path when a script in it runs
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.db.asyncpg_pool import AsyncpgPool
-from {{ cookiecutter.package_name }}.dependencies import AsyncpgPoolDep, SettingsDep, resources_of
-from {{ cookiecutter.package_name }}.items import async_repository
-from {{ cookiecutter.package_name }}.items.http import ItemId
-from {{ cookiecutter.package_name }}.items.schemas import Item
-from {{ cookiecutter.package_name }}.routes import async_items, health
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.routes import health
+from {{ cookiecutter.package_name }}.settings import DRIVERS, Settings
 
 # The project root, for the scope the tests call the app with (one definition of "a request as
 # uvicorn passes it"): scripts/ alone is on sys.path when a script in it runs.
@@ -52,40 +56,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.harness import request_scope
 
 CALLERS = 16
+# The drivers with a read ladder, and its module (scripts/<module>.py).
+READ_LADDERS = {"asyncpg": "layers_asyncpg"}
+
+# Which ASGI stack a rung calls: bare FastAPI, or the service's app with none, only the
+# X-Request-ID, or all of its middleware.
+Stack = Literal["bare", "no middleware", "request id", "full"]
+# A rung: its name, its stack, the path it asks for.
+Step = tuple[str, Stack, str]
+
 rungs = APIRouter(prefix="/rung")
-
-
-def pool_of(request: Request) -> AsyncpgPool:
-    return resources_of(request).asyncpg_pool
-
-
-@rungs.get("/bare/{item_id}")
-async def bare_read(item_id: int, request: Request) -> dict[str, Any]:
-    # scripts/bare_fastapi.py's route, inside the service's app.
-    async with pool_of(request).acquire() as conn:
-        row = await conn.fetchrow(async_repository.SELECT_ONE, item_id)
-    return dict(row) if row is not None else {}
-
-
-@rungs.get("/model/{item_id}")
-async def typed_read(item_id: int, request: Request) -> Item:
-    async with pool_of(request).acquire() as conn:
-        row = await conn.fetchrow(async_repository.SELECT_ONE, item_id)
-    assert row is not None
-    return async_repository.to_item(row)
-
-
-@rungs.get("/dependencies/{item_id}")
-async def injected_read(item_id: ItemId, pool: AsyncpgPoolDep, settings: SettingsDep) -> Item:
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(async_repository.SELECT_ONE, item_id)
-    assert row is not None
-    return async_repository.to_item(row)
-
-
-# The service's own endpoint functions, declared on the app instead of in their routers.
+# The service's own endpoint function, declared on the app instead of in its router.
 rungs.add_api_route("/healthz", health.healthz)
-rungs.add_api_route("/read/{item_id}", async_items.read_async_item)
+
+HEALTHZ_LADDER: list[Step] = [
+    ("bare FastAPI: GET /hello", "bare", "/hello"),
+    ("the service's /healthz declared on the app, no middleware", "no middleware", "/rung/healthz"),
+    ("  + reached through its included router: GET /healthz", "no middleware", "/healthz"),
+    ("  + X-Request-ID middleware", "request id", "/healthz"),
+    ("  + request metrics middleware: the service", "full", "/healthz"),
+]
 
 
 def middleware_stack(app: FastAPI, keep: Callable[[type], bool]) -> ASGIApp:
@@ -121,103 +111,68 @@ async def cpu_us_per_request(app: ASGIApp, path: str, state: dict[str, Any], cal
     return (time.process_time() - started) / (calls // CALLERS * CALLERS) * 1e6
 
 
-Rung = tuple[str, ASGIApp, str, dict[str, Any]]
+@dataclass
+class Stacks:
+    """Each stack a rung may call, with the lifespan state its requests carry."""
+
+    apps: Mapping[Stack, ASGIApp]
+    states: Mapping[Stack, dict[str, Any]]
 
 
-async def measure(rungs_to_run: list[Rung], calls: int, rounds: int) -> None:
-    figures: dict[str, list[float]] = {name: [] for name, *_ in rungs_to_run}
-    for _name, app, path, state in rungs_to_run:  # warm-up: connections, statement caches
-        await cpu_us_per_request(app, path, state, CALLERS * 20)
+async def measure(stacks: Stacks, ladder: list[Step], calls: int, rounds: int) -> None:
+    figures: dict[str, list[float]] = {name: [] for name, *_ in ladder}
+    for _name, stack, path in ladder:  # warm-up: connections, statement caches
+        await cpu_us_per_request(stacks.apps[stack], path, stacks.states[stack], CALLERS * 20)
     for _ in range(rounds):
-        for name, app, path, state in rungs_to_run:
-            figures[name].append(await cpu_us_per_request(app, path, state, calls))
+        for name, stack, path in ladder:
+            figures[name].append(
+                await cpu_us_per_request(stacks.apps[stack], path, stacks.states[stack], calls)
+            )
     previous: float | None = None
-    for name, *_ in rungs_to_run:
+    for name, *_ in ladder:
         median = statistics.median(figures[name])
         step = "" if previous is None else f"{median - previous:+7.1f}"
         print(f"{name:<70} {median:7.1f} us {step}")
         previous = median
 
 
-async def an_item(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url)
-    try:
-        item_id: int = await conn.fetchval(
-            "INSERT INTO items (name, price) VALUES ('bench', 1) RETURNING id"
-        )
-        return item_id
-    finally:
-        await conn.close()
-
-
 async def run(database_url: str, calls: int, rounds: int) -> None:
     os.environ["DATABASE_URL"] = database_url  # bare_fastapi.py reads it at start-up
+    # Loaded by name: a driver's module is absent from a service without that driver.
+    ladders = [READ_LADDERS[driver] for driver in DRIVERS if driver in READ_LADDERS]
+    read_ladders = [importlib.import_module(name) for name in ladders]
     app = create_app(Settings(database_url=database_url))
-    app.router.routes[:0] = rungs.routes
-    none = middleware_stack(app, lambda _cls: False)
-    request_id_only = middleware_stack(app, lambda cls: cls is CorrelationIdMiddleware)
-    full = app.build_middleware_stack()
-    item = f"/{await an_item(database_url)}"
-    async with LifespanManager(bare_app) as bare, LifespanManager(app) as service:
+    app.router.routes[:0] = [
+        *rungs.routes,
+        *(route for ladder in read_ladders for route in ladder.rungs.routes),
+    ]
+    apps: dict[Stack, ASGIApp] = {
+        "bare": bare_app,
+        "no middleware": middleware_stack(app, lambda _cls: False),
+        "request id": middleware_stack(app, lambda cls: cls is CorrelationIdMiddleware),
+        "full": app.build_middleware_stack(),
+    }
+    # The tests' bounds (tests/support/harness.py): asgi-lifespan's default of 5 s is less than
+    # the service's start-up can take on a busy machine.
+    async with (
+        LifespanManager(bare_app) as bare,
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as service,
+    ):
         # What asgi-lifespan puts in each request's scope: the lifespans' resources.
-        bare_state, state = bare._state, service._state
+        states: dict[Stack, dict[str, Any]] = {"bare": bare._state}
+        states |= dict.fromkeys(("no middleware", "request id", "full"), service._state)
+        stacks = Stacks(apps, states)
         print(f"CPU per request: {CALLERS} callers, median of {rounds} rounds of {calls} calls")
         print("\ntrivial `async def`")
-        await measure(
-            [
-                ("bare FastAPI: GET /hello", bare_app, "/hello", bare_state),
-                (
-                    "the service's /healthz declared on the app, no middleware",
-                    none,
-                    "/rung/healthz",
-                    state,
-                ),
-                ("  + reached through its included router: GET /healthz", none, "/healthz", state),
-                ("  + X-Request-ID middleware", request_id_only, "/healthz", state),
-                ("  + request metrics middleware: the service", full, "/healthz", state),
-            ],
-            calls,
-            rounds,
-        )
-        print("\nasyncpg read by id")
-        await measure(
-            [
-                ("bare FastAPI: GET /items/{id}", bare_app, "/items" + item, bare_state),
-                (
-                    "the same route declared on the service's app, no middleware",
-                    none,
-                    "/rung/bare" + item,
-                    state,
-                ),
-                ("  + response model (Item)", none, "/rung/model" + item, state),
-                (
-                    "  + dependencies (ItemId, AsyncpgPoolDep, SettingsDep)",
-                    none,
-                    "/rung/dependencies" + item,
-                    state,
-                ),
-                (
-                    "  + acquire timeout, live connection, retry: the service's route",
-                    none,
-                    "/rung/read" + item,
-                    state,
-                ),
-                (
-                    "  + reached through its included router: GET /async/items/{id}",
-                    none,
-                    "/async/items" + item,
-                    state,
-                ),
-                ("  + X-Request-ID middleware", request_id_only, "/async/items" + item, state),
-                ("  + request metrics middleware: the service", full, "/async/items" + item, state),
-            ],
-            calls,
-            rounds,
-        )
+        await measure(stacks, HEALTHZ_LADDER, calls, rounds)
+        for ladder in read_ladders:
+            title, steps = await ladder.ladder(database_url)
+            print(f"\n{title}")
+            await measure(stacks, steps, calls, rounds)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=4000, help="requests per rung per round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds, rungs taking turns")
     options = parser.parse_args()
@@ -227,5 +182,5 @@ def main() -> None:
         uvloop.run(run(database_url, options.calls, options.rounds))
 
 
-if __name__ == "__main__":  # the CPU pool's processes import this module again
+if __name__ == "__main__":  # processes the service spawns import this module again
     main()

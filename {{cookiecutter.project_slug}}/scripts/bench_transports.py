@@ -3,13 +3,13 @@
     uv run python scripts/bench_transports.py
     uv run python scripts/bench_transports.py --calls 200 --runs 5 --loop asyncio
 
-Starts the upstream stub (`python -m {{ cookiecutter.package_name }}.upstream_stub`) on a free
+Starts the upstream stub (`python -m {{ cookiecutter.package_name }}.dev.upstream_stub`) on a free
 port, then sends `--calls` concurrent GETs to it through each candidate client, after one
 warm-up burst that opens the connections. Each client gets the service's own limits and
 timeouts (Settings from the environment, a pool of at least `--calls` connections). The
 figures are seconds per burst, min - max over `--runs`. Figures, not assertions: the tests
 prove behaviour; this script reports speed on this machine. The choice it informs is
-written down in src/{{ cookiecutter.package_name }}/http_client.py and docs/concurrency.md.
+written down in src/{{ cookiecutter.package_name }}/outbound/client.py and docs/concurrency.md.
 """
 
 import argparse
@@ -18,18 +18,17 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import aiohttp
 import httpx
 import httpx2
-from bench import serving  # scripts/ is on sys.path when a script in it runs
+from bench import PACKAGE, serving  # scripts/ is on sys.path when a script in it runs
 
 from {{ cookiecutter.package_name }}.outbound.client import build_http_client
 from {{ cookiecutter.package_name }}.settings import Settings
 
-PACKAGE = "{{ cookiecutter.package_name }}"
 TARGET_SECONDS = 0.45  # for 100 concurrent calls of 0.3 s
 Get = Callable[[str], Coroutine[Any, Any, None]]
 
@@ -52,6 +51,11 @@ def checked_get(client: Client) -> Get:
         response.json()
 
     return get
+
+
+def serving_stub() -> AbstractContextManager[str]:
+    """The upstream stub the service ships, in a process of its own; yields its URL."""
+    return serving(["-m", f"{PACKAGE}.dev.upstream_stub"], "/delay/0")
 
 
 def candidates(settings: Settings) -> dict[str, Callable[[], AbstractAsyncContextManager[Get]]]:
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     args: Any = parser.parse_args(argv)
     if args.calls < 1 or args.runs < 1 or any(delay < 0 for delay in args.delays):
         parser.error("--calls and --runs must be at least 1, and --delays not negative")
-    with serving(["-m", f"{PACKAGE}.upstream_stub"], "/delay/0") as base:
+    with serving_stub() as base:
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.loop}, stub {base}")
         with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
             runner.run(measure(base, args.calls, args.runs, args.delays))

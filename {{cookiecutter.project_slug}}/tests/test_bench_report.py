@@ -78,6 +78,34 @@ def test_the_lag_percentile_is_the_bucket_of_the_probes_taken_in_between(
     assert bench.lag_p99({}, before) == 0.01
 
 
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["nope"], "unknown scenario nope; choose from items"),
+        (["--rounds", "0"], "--rounds must be at least 1"),
+        (["--seconds", "0"], "--seconds positive"),
+        # wrk reads whole seconds only.
+        (["--seconds", "0.5"], "--seconds must be a whole number with wrk"),
+    ],
+)
+def test_bad_flags_are_refused_with_a_usage_error_before_anything_starts(
+    bench: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    complaint: str,
+) -> None:
+    def no_database() -> None:
+        raise AssertionError("a database was started for a command line that is wrong")
+
+    monkeypatch.setattr(bench, "WRK", "/usr/bin/wrk")
+    monkeypatch.setattr(bench, "migrated_database", no_database)
+    with pytest.raises(SystemExit) as exited:
+        bench.run_scenarios("A benchmark.", {"items": bench.items}, argv=argv)
+    assert exited.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def served(database_url: str, make_settings: Callable[..., Settings]) -> Iterator[Served]:
     with serving_app(make_settings(database_url=database_url)) as served:
