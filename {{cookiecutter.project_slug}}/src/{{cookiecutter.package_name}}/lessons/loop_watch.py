@@ -7,6 +7,7 @@ requests that were waiting meanwhile, so this probe keeps each late wake-up with
 """
 
 import asyncio
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import cast
@@ -25,7 +26,7 @@ KEPT = int(60 / LAG_PROBE_INTERVAL)
 class LoopWatch:
     probes: int = 0
     late_seconds: float = 0.0  # how late every probe woke, added up
-    # (woke at, seconds late): loop.time(), which is time.monotonic().
+    # (woke at, seconds late), the time from time.monotonic().
     late: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=KEPT))
 
     def since(self, moment: float) -> list[tuple[float, float]]:
@@ -38,12 +39,14 @@ async def watch_the_loop(watch: LoopWatch) -> None:
     while True:
         started = loop.time()
         await asyncio.sleep(LAG_PROBE_INTERVAL)
-        woke = loop.time()
-        lag = max(0.0, woke - started - LAG_PROBE_INTERVAL)
+        lag = max(0.0, loop.time() - started - LAG_PROBE_INTERVAL)
         watch.probes += 1
         watch.late_seconds += lag
         if lag > LATE:
-            watch.late.append((woke, lag))
+            # Stamped with time.monotonic(), as /lesson/status stamps its `now`: uvloop's
+            # loop.time() is the time its iteration began, in whole ms, which can be earlier
+            # than a `now` stamped before this ran, and the page would never ask for it.
+            watch.late.append((time.monotonic(), lag))
 
 
 async def get_loop_watch(request: Request) -> LoopWatch:

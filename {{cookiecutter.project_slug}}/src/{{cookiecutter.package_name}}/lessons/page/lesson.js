@@ -200,7 +200,7 @@ function oneName(s) {
 function workersText(workers) {
   if (workers.size === 1) {
     const [only] = workers;
-    return only.startsWith('MainThread') ? 'one thread, the event loop\'s' : `one thread (${only})`;
+    return only.startsWith('MainThread') ? 'one thread (the event loop\'s)' : `one thread (${only})`;
   }
   return `${workers.size} threads`;
 }
