@@ -22,7 +22,12 @@ PACKAGE = "src/{package}"
 # dependencies), pyproject.toml, the deployment files and the docs wire a part in with
 # control tags; everything else of a part lives in files of its own, listed here.
 PART_FILES: dict[str, tuple[str, ...]] = {
-    "lessons": (f"{PACKAGE}/lessons", "tests/lessons", "scripts/bench_lessons.py"),
+    "lessons": (
+        f"{PACKAGE}/lessons",
+        "tests/lessons",
+        "scripts/bench_lessons.py",
+        "docs/lesson-page.png",
+    ),
     "asyncpg": (
         f"{PACKAGE}/db/asyncpg_pool.py",
         f"{PACKAGE}/items/async_repository.py",

@@ -77,14 +77,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Step times of the container check (recorded by tests/test_container.py)."""
+    """Step times of the container check (recorded by tests/test_container.py), and where the
+    lesson page's screenshots are (tests/test_lesson_page.py)."""
     steps: dict[str, float] = {}
+    artefacts: set[str] = set()
     for reports in terminalreporter.stats.values():
         for report in reports:
             for name, value in getattr(report, "user_properties", []):
                 if name == "container_check":
                     steps.update(value)
+                elif name == "lesson_page_artefacts":
+                    artefacts.add(value)
     if steps:
         terminalreporter.write_sep("-", "container check")
         for step, seconds in steps.items():
             terminalreporter.write_line(f"{step}: {seconds}")
+    for directory in sorted(artefacts):
+        terminalreporter.write_sep("-", "lesson page")
+        terminalreporter.write_line(f"screenshots, captions and the server's log: {directory}")

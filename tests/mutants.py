@@ -126,8 +126,8 @@ MUTANTS = (
         edits=(
             edit(
                 "lessons/waiting.py",
-                "thread = await asyncio.to_thread(blocking_wait, delay)",
-                "thread = blocking_wait(delay)",
+                "thread, started = await asyncio.to_thread(blocking_wait, delay)",
+                "thread, started = blocking_wait(delay)",
             ),
         ),
         proofs=(f"{WAITING}::test_offloaded_blocking_calls_keep_the_loop_free_and_overlap",),

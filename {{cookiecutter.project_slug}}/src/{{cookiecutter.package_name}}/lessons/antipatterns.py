@@ -14,6 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends
 from fastapi.responses import StreamingResponse
 
 from .background import Scheduled
+from .cross_origin import READ_BY_THE_PAGE
 from .dependencies import Opened
 from .streaming import STREAMED, ChunkDelay, Chunks
 from .waiting import Delay, Waited, current_thread
@@ -21,13 +22,14 @@ from .waiting import Delay, Waited, current_thread
 router = APIRouter(prefix="/lesson", tags=["anti-patterns"])
 
 
-@router.get("/blocking")
+@router.get("/blocking", dependencies=[READ_BY_THE_PAGE])
 async def lesson_blocking(delay: Delay) -> Waited:
     # WRONG on purpose: time.sleep inside `async def` stops the event loop, so every other
     # request of this worker, /healthz included, waits until it returns. Use
     # `await asyncio.sleep`, a `def` route, or `await asyncio.to_thread(...)`.
+    started = time.monotonic()
     time.sleep(delay)  # noqa: ASYNC251
-    return Waited(style="async def", waited=delay, thread=current_thread())
+    return Waited(style="async def", waited=delay, thread=current_thread(), started=started)
 
 
 async def open_blocking_connection_on_the_loop(delay: Delay) -> AsyncIterator[Opened]:

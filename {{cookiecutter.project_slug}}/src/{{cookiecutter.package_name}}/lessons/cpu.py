@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from .cpu_work import MAX_STEPS, CpuWork, crunch
+from .cross_origin import READ_BY_THE_PAGE
 from .process_pool import CpuPoolDep
 
 router = APIRouter(prefix="/lesson", tags=["lesson"])
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/lesson", tags=["lesson"])
 Steps = Annotated[int, Query(ge=1, le=MAX_STEPS, description="loop steps of CPU work")]
 
 
-@router.get("/cpu")
+@router.get("/cpu", dependencies=[READ_BY_THE_PAGE])
 def lesson_cpu(steps: Steps) -> CpuWork:
     """CPU work in a `def` route: the loop stays free, threads share the GIL."""
     # `def` keeps CPU work off the loop, so other requests are still answered; but threads
@@ -23,6 +24,7 @@ def lesson_cpu(steps: Steps) -> CpuWork:
 
 @router.get(
     "/cpu-offload",
+    dependencies=[READ_BY_THE_PAGE],
     responses={503: {"description": "a CPU worker process died; the pool was restarted"}},
 )
 async def lesson_cpu_offload(steps: Steps, processes: CpuPoolDep) -> CpuWork:

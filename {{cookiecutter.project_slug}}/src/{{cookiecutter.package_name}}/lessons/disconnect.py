@@ -32,7 +32,7 @@ async def cancel_when_the_client_leaves(request: Request, work: anyio.CancelScop
 
 @router.get("/cancellable")
 async def lesson_cancellable(request: Request, delay: Delay) -> Waited:
-    started = time.perf_counter()
+    started, timer = time.monotonic(), time.perf_counter()
     async with anyio.create_task_group() as group:
         # A sibling task watches the connection; when the client leaves it cancels the work
         # at its next await instead of finishing it for nobody.
@@ -40,5 +40,8 @@ async def lesson_cancellable(request: Request, delay: Delay) -> Waited:
         await asyncio.sleep(delay)  # the work: anything that awaits
         group.cancel_scope.cancel()  # done: stop watching
     return Waited(
-        style="async def", waited=round(time.perf_counter() - started, 3), thread=current_thread()
+        style="async def",
+        waited=round(time.perf_counter() - timer, 3),
+        thread=current_thread(),
+        started=started,
     )

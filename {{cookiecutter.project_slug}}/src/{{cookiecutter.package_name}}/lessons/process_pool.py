@@ -10,6 +10,7 @@ lost: it may be retried), and the pool is replaced once, for everybody.
 import asyncio
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -18,7 +19,7 @@ from typing import Annotated, Any, TypeVar, cast
 from fastapi import Depends, Request, status
 
 from ..errors import ServiceError
-from ..observability.log_config import configure_logging
+from ..observability.log_config import LogFormat, configure_logging
 from ..settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,16 @@ class CpuWorkersLost(ServiceError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
+def start_cpu_worker(log_format: LogFormat, log_level: str) -> None:
+    """The first thing each CPU worker process runs (the pool's initializer)."""
+    # Ctrl-C at a terminal sends SIGINT to the whole foreground process group: the server
+    # and these workers alike. The server stops them itself (CpuPool.shutdown, from the
+    # lessons' lifespan); left to SIGINT, each idle worker would die of KeyboardInterrupt
+    # first and print its traceback over the server's shutdown lines.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging(log_format, log_level)
+
+
 def start_process_pool(settings: Settings) -> ProcessPoolExecutor:
     """Blocking (it starts processes): call it in a thread."""
     # "spawn", not fork: forking a process that already runs threads (the pools' and
@@ -42,7 +53,7 @@ def start_process_pool(settings: Settings) -> ProcessPoolExecutor:
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=configure_logging,
+        initializer=start_cpu_worker,
         initargs=(settings.log_format, settings.log_level),
     )
     # Start every worker now (one task each, all at once), so the first request does not

@@ -13,10 +13,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from .cross_origin import READ_BY_THE_PAGE
+
 router = APIRouter(prefix="/lesson", tags=["lesson"])
 
 # Bounded so that no request can hold a worker (or the loop, for the anti-pattern) for long.
-Delay = Annotated[float, Query(ge=0, le=5, description="seconds to wait, 0 to 5")]
+MAX_DELAY = 5
+Delay = Annotated[float, Query(ge=0, le=MAX_DELAY, description="seconds to wait, 0 to 5")]
 
 
 def current_thread() -> str:
@@ -29,35 +32,40 @@ class Waited(BaseModel):
     style: Literal["async def", "def"]
     waited: float
     thread: str  # the thread that did the waiting
+    # time.monotonic() when the wait began: one clock for every process of the machine (the
+    # lesson page places the wait on its timeline with it, and with /lesson/status's `now`).
+    started: float
 
 
 @router.get("/async")
 async def lesson_async() -> Waited:
     # No blocking work: `async def` runs on the loop with no thread hop at all.
-    return Waited(style="async def", waited=0, thread=current_thread())
+    return Waited(style="async def", waited=0, thread=current_thread(), started=time.monotonic())
 
 
 @router.get("/sync")
 def lesson_sync() -> Waited:
     # A plain `def` route: FastAPI runs it in AnyIO's thread pool, so it costs a thread hop
     # (about 0.2 ms) and a thread token even when it does nothing.
-    return Waited(style="def", waited=0, thread=current_thread())
+    return Waited(style="def", waited=0, thread=current_thread(), started=time.monotonic())
 
 
-@router.get("/slow")
+@router.get("/slow", dependencies=[READ_BY_THE_PAGE])
 async def lesson_slow(delay: Delay) -> Waited:
     # await hands the loop to other requests while this one waits: thousands can wait at
     # once on one thread.
+    started = time.monotonic()
     await asyncio.sleep(delay)
-    return Waited(style="async def", waited=delay, thread=current_thread())
+    return Waited(style="async def", waited=delay, thread=current_thread(), started=started)
 
 
-@router.get("/sync-slow")
+@router.get("/sync-slow", dependencies=[READ_BY_THE_PAGE])
 def lesson_sync_slow(delay: Delay) -> Waited:
     # Blocking is fine in `def`: it blocks a worker thread, not the loop. But each waiting
     # request holds one of ANYIO_THREAD_TOKENS; the next one queues for a token.
+    started = time.monotonic()
     time.sleep(delay)
-    return Waited(style="def", waited=delay, thread=current_thread())
+    return Waited(style="def", waited=delay, thread=current_thread(), started=started)
 
 
 # At most this many requests use the scarce resource at once.
@@ -83,20 +91,22 @@ def lesson_limited(delay: Delay, _place: ScarceResource) -> Waited:
     # thread, so they hold no thread token: the other `def` routes keep theirs. Limiting
     # inside the route (a threading.Semaphore) would park each waiting request in a thread,
     # ANYIO_THREAD_TOKENS of them freezing every `def` route.
+    started = time.monotonic()
     time.sleep(delay)
-    return Waited(style="def", waited=delay, thread=current_thread())
+    return Waited(style="def", waited=delay, thread=current_thread(), started=started)
 
 
-def blocking_wait(delay: float) -> str:
-    """Stands for any blocking library call; says which thread it blocked."""
+def blocking_wait(delay: float) -> tuple[str, float]:
+    """Stands for any blocking library call; says which thread it blocked, and from when."""
+    started = time.monotonic()
     time.sleep(delay)
-    return current_thread()
+    return current_thread(), started
 
 
-@router.get("/offload")
+@router.get("/offload", dependencies=[READ_BY_THE_PAGE])
 async def lesson_offload(delay: Delay) -> Waited:
     # The bridge: a blocking call that async code cannot avoid goes to a thread and is
     # awaited. asyncio.to_thread uses the loop's default executor (TO_THREAD_MAX_WORKERS
     # threads, set in the lifespan), not AnyIO's thread tokens.
-    thread = await asyncio.to_thread(blocking_wait, delay)
-    return Waited(style="async def", waited=delay, thread=thread)
+    thread, started = await asyncio.to_thread(blocking_wait, delay)
+    return Waited(style="async def", waited=delay, thread=thread, started=started)
