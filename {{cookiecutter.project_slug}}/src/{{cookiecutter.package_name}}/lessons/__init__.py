@@ -43,8 +43,16 @@ def lessons_router(settings: Settings) -> APIRouter:
             await asyncio.to_thread(cpu_pool.shutdown)
 
     router = APIRouter(lifespan=lifespan)
-    lessons = (waiting, cpu, dependencies, background, streaming, disconnect, request_id, page)
-    for lesson in lessons:
+    for lesson in (
+        waiting,
+        cpu,
+        dependencies,
+        background,
+        streaming,
+        disconnect,
+        request_id,
+        page,
+    ):
         router.include_router(lesson.router)
     if settings.enable_antipatterns:
         # Not mounted at all otherwise: the routes are 404s, not a disabled switch.
