@@ -3,9 +3,11 @@
 The lock is made in a real bake of the defaults, so it resolves exactly the generated
 pyproject.toml. Two of its fields depend on the options: the root package's name (the
 project slug) and `requires-python` (the python_version option). Both become Jinja again;
-everything else, every pin and hash, is the same for every variant. The defaults' lower
-bound, 3.11, is the lowest choice, so the one resolution covers 3.12 and 3.13 too; the
-template's tests run `uv sync --locked` on every variant to prove it.
+everything else, every pin and hash, is the same for every variant. The lock is resolved in
+a bake for the lowest python_version offered (3.11), whatever the default, so the one
+resolution covers every later version too (with markers where a version needs other pins);
+the template's tests run `uv sync --locked` on every variant, 3.14 and 3.15 in Debian sid, to
+prove it.
 
 Without --upgrade, the pins of the current lock are kept and only what pyproject.toml no
 longer allows moves (`uv lock` prefers locked versions). With --upgrade, everything moves to
@@ -63,9 +65,17 @@ def main() -> None:
     parser.add_argument("--upgrade", action="store_true", help="move every pin to the newest")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lock-bake-") as scratch:
-        project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=scratch))
+        # The lowest choice: a lock resolved for `>=3.14` would hold no wheels for 3.11.
+        python = min(DEFAULTS["python_version"], key=lambda v: tuple(map(int, v.split("."))))
+        project = Path(
+            cookiecutter(
+                str(TEMPLATE),
+                no_input=True,
+                extra_context={"python_version": python},
+                output_dir=scratch,
+            )
+        )
         slug = project.name
-        python = DEFAULTS["python_version"][0]
         if LOCK.exists():
             baked = project / "uv.lock"
             baked.write_text(without_jinja(LOCK.read_text(encoding="utf-8"), slug, python))

@@ -3,8 +3,9 @@
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,17 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get(
     "TEMPLATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+# The Python running these tests. A bake that is installed and run on this machine is baked
+# for it: the template's default (3.14) may not be installed here, and uv may not download
+# interpreters. Bakes for other versions cannot run here.
+HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def on_host(extra_context: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The extra_context of a bake this machine installs: the host's Python, unless the
+    context names a python_version itself."""
+    return {"python_version": HOST_PYTHON, **(extra_context or {})}
 
 
 def usable_pyenv_versions() -> str | None:
@@ -56,7 +68,11 @@ def default_bake(tool_environment: None) -> Iterator[Path]:
     # (inside the project's .venv) as its own user, and every new pytest session (the
     # generated suite is one) makes /tmp/pytest-of-root private again, mode 700.
     with tempfile.TemporaryDirectory(prefix="template-bake-") as scratch:
-        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
+        project = Path(
+            cookiecutter(
+                str(TEMPLATE_DIR), no_input=True, extra_context=on_host(), output_dir=scratch
+            )
+        )
         # --locked: the bake's own uv.lock, as the Dockerfile and the generated CI install it.
         run(["uv", "sync", "--locked", "--quiet"], project)
         yield project
