@@ -608,7 +608,7 @@ def test_workflow_runs_the_project_checks_against_its_postgres_service(project: 
 def test_dockerfile_builds_on_the_chosen_python_with_a_pinned_uv(project: Baked) -> None:
     stages = dockerfile(project, "FROM")
     assert re.fullmatch(r"ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ AS uv", stages[0])
-    runtime_image = f"python:{project.python_version}-slim-bookworm"
+    runtime_image = f"python:{project.python_version}-slim-trixie"
     assert stages[1:] == [f"{runtime_image} AS builder", f"{runtime_image} AS runtime"]
     runs = " ".join(dockerfile(project, "RUN"))
     assert "uv sync --locked --no-dev --no-install-project" in runs
