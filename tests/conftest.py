@@ -22,7 +22,7 @@ SERVER_URL = os.environ.get(
 
 # The Python running these tests. A bake that is installed and run on this machine is baked
 # for it: the template's default (3.14) may not be installed here, and uv may not download
-# interpreters. Bakes for other versions cannot run here.
+# interpreters. Bakes for 3.14 and 3.15 run in Debian sid instead (tests/sid.py).
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -79,9 +79,15 @@ def default_bake(tool_environment: None) -> Iterator[Path]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The container check first: it is the longest single run (build, containers, compose)
-    and holds one worker throughout, so it starts while the other workers take the rest."""
-    items.sort(key=lambda item: item.get_closest_marker("container") is None)
+    """The longest single runs first, so they start while the other workers take the rest:
+    the container check (build, containers, compose), then the suites on sid's Pythons."""
+
+    def order(item: pytest.Item) -> int:
+        if item.get_closest_marker("container"):
+            return 0
+        return 1 if item.get_closest_marker("sid") else 2
+
+    items.sort(key=order)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
