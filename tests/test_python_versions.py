@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,12 +132,9 @@ def package_modules(project: Path) -> list[str]:
 pytestmark = pytest.mark.sid
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("version", sid.PYTHONS)
-def test_the_generated_suite_passes_on_python(
-    rootfs: sid.Rootfs, sid_bake: Callable[[str], SidBake], version: str
-) -> None:
-    bake = sid_bake(version)
+def check_bake(rootfs: sid.Rootfs, bake: SidBake) -> None:
+    """Its interpreter, its linters and its whole suite, in the tree."""
+    version = bake.version
 
     def run(command: list[str], what: str, **env: str) -> str:
         result = rootfs.run(
@@ -163,6 +161,21 @@ def test_the_generated_suite_passes_on_python(
     assert "skipped" not in output
     missing = [proof for proof in TOOL_PROOFS if proof not in output]
     assert missing == [], output[-3000:]
+
+
+@pytest.mark.slow
+def test_the_generated_suites_pass_on_python_3_14_and_3_15(
+    rootfs: sid.Rootfs, sid_bake: Callable[[str], SidBake], subtests: pytest.Subtests
+) -> None:
+    """Both versions at once, in one test: the suites mostly wait (on sleeps, PostgreSQL,
+    subprocesses), so side by side they cost one xdist worker about the time of one."""
+    # One after the other: cookiecutter changes the process's working directory.
+    bakes = [sid_bake(version) for version in sid.PYTHONS]
+    with ThreadPoolExecutor(max_workers=len(bakes)) as pool:
+        checked = {bake.version: pool.submit(check_bake, rootfs, bake) for bake in bakes}
+        for version, result in checked.items():
+            with subtests.test(f"Python {version}"):
+                result.result()
 
 
 @pytest.mark.slow
