@@ -11,6 +11,10 @@ warning is one already (the bake's filterwarnings).
 On each version the anti-pattern's proofs then fail on their mutant, blockbuster's because it
 ran and found nothing to catch ("DID NOT RAISE"), not because it could not patch the
 interpreter: its forbiddenfruit dependency has no 3.15 release on PyPI.
+
+All of it is one test, each version's checks in a thread of their own and each check a
+subtest: one xdist worker bakes and installs each version once, and the two suites, which
+mostly wait, run side by side.
 """
 
 import os
@@ -163,27 +167,8 @@ def check_bake(rootfs: sid.Rootfs, bake: SidBake) -> None:
     assert missing == [], output[-3000:]
 
 
-@pytest.mark.slow
-def test_the_generated_suites_pass_on_python_3_14_and_3_15(
-    rootfs: sid.Rootfs, sid_bake: Callable[[str], SidBake], subtests: pytest.Subtests
-) -> None:
-    """Both versions at once, in one test: the suites mostly wait (on sleeps, PostgreSQL,
-    subprocesses), so side by side they cost one xdist worker about the time of one."""
-    # One after the other: cookiecutter changes the process's working directory.
-    bakes = [sid_bake(version) for version in sid.PYTHONS]
-    with ThreadPoolExecutor(max_workers=len(bakes)) as pool:
-        checked = {bake.version: pool.submit(check_bake, rootfs, bake) for bake in bakes}
-        for version, result in checked.items():
-            with subtests.test(f"Python {version}"):
-                result.result()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("version", sid.PYTHONS)
-def test_the_anti_patterns_proofs_fail_on_their_mutant_on_python(
-    rootfs: sid.Rootfs, sid_bake: Callable[[str], SidBake], version: str
-) -> None:
-    bake = sid_bake(version)
+def check_mutant(rootfs: sid.Rootfs, bake: SidBake) -> None:
+    """The anti-pattern's proofs pass on a copy of the bake and fail on its mutant."""
     mutant = bake.work / f"{bake.name}-mutant"
     shutil.rmtree(mutant, ignore_errors=True)
     shutil.copytree(bake.project, mutant, ignore=BAKE_ONLY)
@@ -206,7 +191,7 @@ def test_the_anti_patterns_proofs_fail_on_their_mutant_on_python(
             timeout=SUITE_TIMEOUT,
         )
 
-    check(proofs(bake.inside), f"the anti-pattern's proofs, unmutated (Python {version})")
+    check(proofs(bake.inside), f"the anti-pattern's proofs, unmutated (Python {bake.version})")
     killed = proofs(f"{sid.WORK}/{mutant.name}")
     output = killed.stdout + killed.stderr
     # 1: the proofs ran and failed; anything else means the mutant broke the run itself.
@@ -218,3 +203,40 @@ def test_the_anti_patterns_proofs_fail_on_their_mutant_on_python(
     assert re.search(r"^E\s+Failed: DID NOT RAISE BlockingError$", traceback, re.MULTILINE), (
         traceback or output[-6000:]
     )
+
+
+CHECKS: dict[str, Callable[[sid.Rootfs, SidBake], None]] = {
+    "interpreter, linters and the whole suite": check_bake,
+    "the anti-pattern's proofs fail on their mutant": check_mutant,
+}
+
+
+def check_version(rootfs: sid.Rootfs, bake: SidBake) -> dict[str, Exception | None]:
+    """Every check on one bake, each failure kept for its own subtest."""
+    outcome: dict[str, Exception | None] = {}
+    for name, step in CHECKS.items():
+        try:
+            step(rootfs, bake)
+        except Exception as failure:  # reported, whole, by the test's subtest
+            outcome[name] = failure
+        else:
+            outcome[name] = None
+    return outcome
+
+
+@pytest.mark.slow
+def test_bakes_for_python_3_14_and_3_15_pass_on_those_interpreters(
+    rootfs: sid.Rootfs, sid_bake: Callable[[str], SidBake], subtests: pytest.Subtests
+) -> None:
+    """One test, both versions at once: each is baked and installed once, and the suites
+    mostly wait (sleeps, PostgreSQL, subprocesses), so side by side they hold one xdist
+    worker for about the time of one. Each check of each version is a subtest."""
+    # One after the other: cookiecutter changes the process's working directory.
+    bakes = [sid_bake(version) for version in sid.PYTHONS]
+    with ThreadPoolExecutor(max_workers=len(bakes)) as pool:
+        outcomes = {bake.version: pool.submit(check_version, rootfs, bake) for bake in bakes}
+    for version, outcome in outcomes.items():
+        for name, failure in outcome.result().items():
+            with subtests.test(f"Python {version}: {name}"):
+                if failure is not None:
+                    raise failure
