@@ -9,9 +9,16 @@ test:
 
 # Bake the defaults into build/my-service and serve it on http://127.0.0.1:8000
 # (an embedded PostgreSQL starts in build/my-service/.pgdata; Ctrl-C stops both).
+# It bakes for the Python uv finds here (major.minor), not the template's default (3.14), so
+# nothing is downloaded on a machine that has only 3.11; `make demo DEMO_PYTHON=3.14`
+# asks for another offered version.
+DEMO_PYTHON ?= $(shell "$$(uv python find 2>/dev/null)" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+
 demo:
+	@test -n "$(DEMO_PYTHON)" || { echo "make demo: uv finds no Python here (3.11+ needed)" >&2; exit 1; }
 	rm -rf build/my-service
-	uvx --from 'cookiecutter>=2.6,<3' cookiecutter --no-input --output-dir build .
+	uvx --from 'cookiecutter>=2.6,<3' cookiecutter --no-input --output-dir build . \
+		python_version=$(DEMO_PYTHON)
 	cd build/my-service && uv run python -m my_service
 
 lint:

@@ -26,7 +26,7 @@ AUTHOR_NAME_MAX = 100
 PORT_MIN = 1024
 PORT_MAX = 65535
 
-PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+PYTHON_VERSIONS = ("3.11", "3.12", "3.13", "3.14", "3.15")
 YES_NO = ("yes", "no")
 DATABASES = ("both", "asyncpg", "psycopg2")
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
@@ -195,7 +195,11 @@ def validate_author_email(value: str) -> str | None:
 def validate_python_version(value: str) -> str | None:
     if value in PYTHON_VERSIONS:
         return None
-    return reject("python_version", value, f"use one of {', '.join(PYTHON_VERSIONS)}")
+    allowed = f"use one of {', '.join(PYTHON_VERSIONS)}"
+    if value.endswith("t") and value[:-1] in PYTHON_VERSIONS:
+        reason = "the free-threaded build is not offered (psycopg2 has no free-threaded wheel)"
+        return reject("python_version", value, allowed, reason)
+    return reject("python_version", value, allowed)
 
 
 def validate_http_port(value: str) -> str | None:

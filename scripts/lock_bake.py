@@ -6,8 +6,10 @@ keeps the one a bake needs as its uv.lock. Each is made in a real bake of that c
 so it resolves exactly the generated pyproject.toml. Two of its fields depend on other
 options: the root package's name (the project slug) and `requires-python` (the
 python_version option). Both become Jinja again; every pin and hash is the same for every
-variant. The defaults' lower bound, 3.11, is the lowest choice, so one resolution covers the
-later versions too; the template's tests run `uv sync --locked` on every variant to prove it.
+variant. Each lock is resolved in a bake for the lowest python_version offered (3.11), whatever
+the default, so one resolution covers every later version too (with markers where a version
+needs other pins); the template's tests run `uv sync --locked` on every variant, 3.14 and 3.15
+in Debian sid, to prove it.
 
 The defaults' lock is made first; every other one starts from its pins, so a package has the
 same version in every lock.
@@ -81,11 +83,17 @@ def lock(options: dict[str, str], seed: Path, *, upgrade: bool) -> None:
         # The bake installs its combination's lock: a new one starts as a copy of the seed.
         shutil.copyfile(seed, lock_of(options))
     with tempfile.TemporaryDirectory(prefix="lock-bake-") as scratch:
+        # The lowest choice: a lock resolved for `>=3.14` would hold no wheels for 3.11.
+        python = min(DEFAULTS["python_version"], key=lambda v: tuple(map(int, v.split("."))))
         project = Path(
-            cookiecutter(str(TEMPLATE), no_input=True, output_dir=scratch, extra_context=options)
+            cookiecutter(
+                str(TEMPLATE),
+                no_input=True,
+                output_dir=scratch,
+                extra_context={**options, "python_version": python},
+            )
         )
         slug = project.name
-        python = DEFAULTS["python_version"][0]
         if seed.exists():
             baked = project / "uv.lock"
             baked.write_text(without_jinja(seed.read_text(encoding="utf-8"), slug, python))

@@ -9,7 +9,9 @@ every new pytest session (a generated suite is one) makes /tmp/pytest-of-root pr
 import fcntl
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
@@ -17,6 +19,17 @@ from cookiecutter.main import cookiecutter
 from .shell import run
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+
+# The Python running these tests. A bake that is installed and run on this machine is baked
+# for it: the template's default (3.14) may not be installed here, and uv may not download
+# interpreters. Bakes for 3.14 and 3.15 run in Debian sid instead (tests/sid.py).
+HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def on_host(extra_context: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The extra_context of a bake this machine installs: the host's Python, unless the
+    context names a python_version itself."""
+    return {"python_version": HOST_PYTHON, **(extra_context or {})}
 
 
 def run_directory() -> Path:
@@ -38,7 +51,10 @@ def synced_bake(variant: str, options: dict[str, str]) -> Path:
             root.mkdir()
             project = Path(
                 cookiecutter(
-                    str(TEMPLATE_DIR), no_input=True, output_dir=str(root), extra_context=options
+                    str(TEMPLATE_DIR),
+                    no_input=True,
+                    output_dir=str(root),
+                    extra_context=on_host(options),
                 )
             )
             # --locked: the bake's own uv.lock, as the Dockerfile and the generated CI use it.

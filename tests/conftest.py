@@ -8,16 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from .bakes import remove_run_directory, synced_bake
+from .bakes import TEMPLATE_DIR, remove_run_directory, synced_bake
 from .parts import PART_VARIANTS
-
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 
 # CI and this machine kind have PostgreSQL here (trust auth); override for other machines.
 SERVER_URL = os.environ.get(
     "TEMPLATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-
 
 def usable_pyenv_versions() -> str | None:
     """pyenv's shims refuse every Python but the selected one, which hides 3.12 and 3.13
@@ -71,9 +68,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The container check first: it is the longest single run (build, containers, compose)
-    and holds one worker throughout, so it starts while the other workers take the rest."""
-    items.sort(key=lambda item: item.get_closest_marker("container") is None)
+    """The longest single runs first, so they start while the other workers take the rest:
+    the container check (build, containers, compose), then the suites on sid's Pythons."""
+
+    def order(item: pytest.Item) -> int:
+        if item.get_closest_marker("container"):
+            return 0
+        return 1 if item.get_closest_marker("sid") else 2
+
+    items.sort(key=order)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

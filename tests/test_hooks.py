@@ -360,16 +360,31 @@ def test_author_email_of_the_wrong_shape_is_rejected(value: str) -> None:
 # --- choices -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["3.11", "3.12", "3.13"])
+@pytest.mark.parametrize("value", ["3.11", "3.12", "3.13", "3.14", "3.15"])
 def test_supported_python_version_is_accepted(value: str) -> None:
     assert pre.validate_python_version(value) is None
 
 
-@pytest.mark.parametrize("value", ["3.10", "3.14", "3", " 3.12", ""])
+@pytest.mark.parametrize("value", ["3.10", "3.16", "3", "3.14.0", " 3.12", "3.14 ", ""])
 def test_unsupported_python_version_is_rejected(value: str) -> None:
     message = pre.validate_python_version(value)
     assert_rejected(message, "python_version")
-    assert "3.11, 3.12, 3.13" in message
+    assert message.endswith("use one of 3.11, 3.12, 3.13, 3.14, 3.15")
+
+
+@pytest.mark.parametrize("value", ["3.14t", "3.15t"])
+def test_free_threaded_python_is_rejected_saying_why(value: str) -> None:
+    message = pre.validate_python_version(value)
+    assert_rejected(message, "python_version")
+    assert "free-threaded" in message
+    assert "psycopg2" in message
+    assert message.endswith("use one of 3.11, 3.12, 3.13, 3.14, 3.15")
+
+
+def test_the_hook_allows_exactly_the_python_versions_cookiecutter_json_offers() -> None:
+    options = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
+    assert sorted(options["python_version"]) == list(pre.PYTHON_VERSIONS)
+    assert options["python_version"][0] == "3.14"  # the default
 
 
 YES_NO_OPTIONS = ["kubernetes", "github_actions", "lessons", "outbound_http", "file_storage"]

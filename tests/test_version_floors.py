@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cookiecutter.main import cookiecutter
 
-from .conftest import TEMPLATE_DIR
+from .bakes import TEMPLATE_DIR, on_host
 from .shell import run
 from .test_generated_suite import SERVER_URL
 
@@ -38,7 +38,11 @@ LIBRARY_TESTS = [
 @pytest.mark.slow
 def test_the_generated_suite_passes_on_the_lowest_declared_versions() -> None:
     with tempfile.TemporaryDirectory(prefix="template-floors-") as scratch:
-        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=scratch))
+        project = Path(
+            cookiecutter(
+                str(TEMPLATE_DIR), no_input=True, extra_context=on_host(), output_dir=scratch
+            )
+        )
         assert all((project / path).is_file() for path in LIBRARY_TESTS)
         environment = {"UV_PROJECT_ENVIRONMENT": str(Path(scratch) / "lowest-venv")}
         run(["uv", "sync", "--quiet", "--resolution", "lowest-direct"], project, **environment)

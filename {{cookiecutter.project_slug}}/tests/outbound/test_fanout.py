@@ -186,6 +186,10 @@ async def test_out_of_range_fanout_parameters_are_refused_with_422(
     assert fresh_stub.traffic.requests == 0  # nothing was sent upstream
 
 
+# How a connection ends when the service lets go of the call; a name, as in file_store.py.
+LET_GO = (ConnectionError, asyncio.IncompleteReadError)
+
+
 class HostileUpstream:
     """A real HTTP server on 127.0.0.1 that answers every request with its headers and then
     a body that never ends: trickled (one byte every `interval`, a new read before any read
@@ -238,7 +242,7 @@ class HostileUpstream:
                 self.bytes_sent += 1 if self.trickle else 0x4000
                 if self.trickle:
                     await asyncio.sleep(self.interval)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except LET_GO:
             pass  # the service let go of the call
         finally:
             self.open_connections -= 1
