@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from .bakes import TEMPLATE_DIR, remove_run_directory, synced_bake
+from .bakes import remove_run_directory, synced_bake
 from .parts import PART_VARIANTS
 
 # CI and this machine kind have PostgreSQL here (trust auth); override for other machines.
 SERVER_URL = os.environ.get(
     "TEMPLATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
 
 def usable_pyenv_versions() -> str | None:
     """pyenv's shims refuse every Python but the selected one, which hides 3.12 and 3.13

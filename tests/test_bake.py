@@ -2,9 +2,10 @@
 
 Variants change one option at a time from the defaults (cookiecutter-django's rule), plus
 the inputs that stress escaping and the combinations of parts that interact: the leanest
-service, and psycopg2 alone without the lessons. Each variant is baked once per session. The variants this
-machine installs are baked for its own Python (conftest.on_host); those for 3.14 and 3.15 are
-only rendered here, and installed, linted and tested in Debian sid (test_python_versions.py).
+service, and psycopg2 alone without the lessons. Each variant is baked once per session. The
+variants this machine installs are baked for its own Python (bakes.on_host); those for 3.14
+and 3.15 are only rendered here, and installed, linted and tested in Debian sid
+(test_python_versions.py).
 """
 
 import importlib.util
@@ -16,8 +17,8 @@ from types import ModuleType
 import pytest
 from pytest_cookies.plugin import Cookies
 
-from .parts import PART_VARIANTS
 from .bakes import on_host
+from .parts import PART_VARIANTS
 from .shell import run
 
 INSTALLED: dict[str, dict[str, str]] = {

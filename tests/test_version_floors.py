@@ -13,8 +13,8 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 from .bakes import TEMPLATE_DIR, on_host
+from .conftest import SERVER_URL
 from .shell import run
-from .test_generated_suite import SERVER_URL
 
 # The generated suite without the tests that prove timing and process behaviour (lesson,
 # items_concurrency, shutdown, cli) or run the linters (static): those test this machine
@@ -24,9 +24,10 @@ from .test_generated_suite import SERVER_URL
 # prometheus_client, the file routes, the lifespan, and schemathesis over the whole schema.
 LIBRARY_TESTS = [
     "tests/test_items.py",
-    "tests/test_files.py",
-    "tests/test_fanout.py",
-    "tests/test_upstream.py",
+    "tests/test_items_both_drivers.py",
+    "tests/files/test_files.py",
+    "tests/outbound/test_fanout.py",
+    "tests/outbound/test_upstream.py",
     "tests/test_health.py",
     "tests/test_lifespan.py",
     "tests/test_metrics.py",
