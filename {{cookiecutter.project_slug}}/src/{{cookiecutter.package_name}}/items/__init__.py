@@ -1,2 +1,3 @@
-"""One resource, two drivers: items on asyncpg (`async def` routes) and on psycopg2 (`def`
-routes and the bridge), over the same table, with the same models and the same JSON."""
+"""Items, the resource this service serves: one table, one set of models, and a repository per
+driver (async_repository.py for asyncpg, sync_repository.py for psycopg2, each where the
+service has that driver), so the JSON is the same whichever driver reads the row."""

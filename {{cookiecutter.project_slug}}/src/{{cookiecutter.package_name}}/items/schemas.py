@@ -1,9 +1,9 @@
-"""The item contract both drivers serve: one set of models, so their JSON cannot drift apart.
+"""The item contract every driver serves: one set of models, so their JSON cannot drift apart.
 
-Money stays `Decimal` from request to PostgreSQL (numeric(12,2)) and back: both drivers return
-`Decimal`. It goes out as a JSON string with exactly two decimals ("12.50"): a JSON number
-would be read as a float by many clients, and one fixed format makes the two drivers' bytes
-identical. It comes in as a number or as such a string, so a client can send back what it
+Money stays `Decimal` from request to PostgreSQL (numeric(12,2)) and back: asyncpg and
+psycopg2 both return `Decimal`. It goes out as a JSON string with exactly two decimals
+("12.50"): a JSON number would be read as a float by many clients, and one fixed format makes
+every driver's bytes identical. It comes in as a number or as such a string, so a client can send back what it
 got. Timestamps go out in UTC with microseconds ("2025-01-31T12:00:00.123456Z"), whatever
 time zone the session of the driver that read them uses.
 """

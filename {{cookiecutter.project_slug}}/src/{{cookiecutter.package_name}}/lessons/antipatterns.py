@@ -24,6 +24,7 @@ router = APIRouter(prefix="/lesson", tags=["anti-patterns"])
 
 @router.get("/blocking", dependencies=[READ_BY_THE_PAGE])
 async def lesson_blocking(delay: Delay) -> Waited:
+    """THE ANTI-PATTERN: time.sleep in `async def` stops every request of this worker."""
     # WRONG on purpose: time.sleep inside `async def` stops the event loop, so every other
     # request of this worker, /healthz included, waits until it returns. Use
     # `await asyncio.sleep`, a `def` route, or `await asyncio.to_thread(...)`.
@@ -46,6 +47,7 @@ async def open_blocking_connection_on_the_loop(delay: Delay) -> AsyncIterator[Op
 async def depends_blocking(
     opened: Annotated[Opened, Depends(open_blocking_connection_on_the_loop)],
 ) -> Opened:
+    """Anti-pattern: an `async def` dependency that blocks, at setup and at teardown."""
     return opened.model_copy(update={"route_ran_in": current_thread()})
 
 
@@ -58,6 +60,7 @@ async def send_receipt_on_the_loop(delay: float) -> None:
 
 @router.get("/background/blocking")
 async def background_blocking(delay: Delay, tasks: BackgroundTasks) -> Scheduled:
+    """Anti-pattern: an `async def` background task that blocks the loop after the answer."""
     tasks.add_task(send_receipt_on_the_loop, delay)
     return Scheduled(task="async def", runs_for=delay)
 
@@ -73,4 +76,5 @@ async def blocking_chunks_on_the_loop(chunks: int, delay: float) -> AsyncIterato
 
 @router.get("/stream/blocking", response_class=StreamingResponse, responses=STREAMED)
 async def stream_blocking(chunks: Chunks, delay: ChunkDelay) -> StreamingResponse:
+    """Anti-pattern: an async generator that blocks the loop at every chunk."""
     return StreamingResponse(blocking_chunks_on_the_loop(chunks, delay), media_type="text/plain")

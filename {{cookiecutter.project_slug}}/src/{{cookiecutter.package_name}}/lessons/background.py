@@ -36,11 +36,13 @@ async def send_receipt_async(delay: float) -> None:
 
 @router.get("/sync")
 async def background_sync(delay: Delay, tasks: BackgroundTasks) -> Scheduled:
+    """A `def` background task: a worker thread, after the client has its answer."""
     tasks.add_task(send_receipt_blocking, delay)
     return Scheduled(task="def", runs_for=delay)
 
 
 @router.get("/async")
 async def background_async(delay: Delay, tasks: BackgroundTasks) -> Scheduled:
+    """An `async def` background task: on the loop, after the client has its answer."""
     tasks.add_task(send_receipt_async, delay)
     return Scheduled(task="async def", runs_for=delay)

@@ -48,6 +48,7 @@ def open_blocking_connection(delay: Delay) -> Iterator[Opened]:
 async def depends_async(
     opened: Annotated[Opened, Depends(open_async_connection)],
 ) -> Opened:
+    """An `async def` dependency: opened and closed on the loop, no thread."""
     return opened.model_copy(update={"route_ran_in": current_thread()})
 
 
@@ -55,5 +56,6 @@ async def depends_async(
 async def depends_sync(
     opened: Annotated[Opened, Depends(open_blocking_connection)],
 ) -> Opened:
+    """A `def` dependency: opened and closed in worker threads, under an `async def` route."""
     # The route is `async def` and runs on the loop; only its `def` dependency took a thread.
     return opened.model_copy(update={"route_ran_in": current_thread()})

@@ -32,6 +32,7 @@ async def cancel_when_the_client_leaves(request: Request, work: anyio.CancelScop
 
 @router.get("/cancellable")
 async def lesson_cancellable(request: Request, delay: Delay) -> Waited:
+    """Work that stops when its client goes away (it watches for the disconnect)."""
     started, timer = time.monotonic(), time.perf_counter()
     async with anyio.create_task_group() as group:
         # A sibling task watches the connection; when the client leaves it cancels the work

@@ -62,11 +62,13 @@ ASSET_BYTES: Final = {name: (PAGE_DIR / name).read_bytes() for name in ASSETS}
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def lesson_page() -> HTMLResponse:
+    """The lesson page: runs the experiments from the browser and draws them."""
     return HTMLResponse(PAGE, headers=HEADERS)
 
 
 @router.get("/assets/{name}", include_in_schema=False)
 async def lesson_page_asset(name: str) -> Response:
+    """The page's script, stylesheet and icon."""
     if name not in ASSETS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such asset")
     return Response(ASSET_BYTES[name], media_type=ASSETS[name], headers=HEADERS)

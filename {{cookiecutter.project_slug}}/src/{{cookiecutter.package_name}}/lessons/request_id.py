@@ -48,6 +48,7 @@ def def_dependency() -> Place:
 async def trace_every_place(
     from_dependency: Annotated[Place, Depends(def_dependency)], processes: CpuPoolDep
 ) -> Trace:
+    """One request through every place code runs, each logging its request id."""
     places = [from_dependency, log_from("async def route")]
     # asyncio.to_thread copies the context into the executor thread itself.
     places.append(await asyncio.to_thread(log_from, "asyncio.to_thread"))
@@ -68,5 +69,6 @@ async def trace_every_place(
 
 @router.get("/sync")
 def trace_def_route() -> Trace:
+    """The request id on the log line of a `def` route."""
     # A `def` route runs in an AnyIO worker thread, in a copy of the request's context.
     return Trace(request_id=current_request_id(), places=[log_from("def route")])

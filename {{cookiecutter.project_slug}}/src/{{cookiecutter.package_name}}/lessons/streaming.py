@@ -43,9 +43,11 @@ async def awaiting_chunks(chunks: int, delay: float) -> AsyncIterator[str]:
 
 @router.get("/sync", response_class=StreamingResponse, responses=STREAMED)
 async def stream_sync(chunks: Chunks, delay: ChunkDelay) -> StreamingResponse:
+    """A sync iterator streamed: each chunk in a worker thread."""
     return StreamingResponse(blocking_chunks(chunks, delay), media_type="text/plain")
 
 
 @router.get("/async", response_class=StreamingResponse, responses=STREAMED)
 async def stream_async(chunks: Chunks, delay: ChunkDelay) -> StreamingResponse:
+    """An async generator streamed: each chunk on the loop."""
     return StreamingResponse(awaiting_chunks(chunks, delay), media_type="text/plain")

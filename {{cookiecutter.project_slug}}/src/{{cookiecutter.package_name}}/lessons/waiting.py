@@ -39,12 +39,14 @@ class Waited(BaseModel):
 
 @router.get("/async")
 async def lesson_async() -> Waited:
+    """`async def` with nothing to wait for: runs on the loop, no thread hop."""
     # No blocking work: `async def` runs on the loop with no thread hop at all.
     return Waited(style="async def", waited=0, thread=current_thread(), started=time.monotonic())
 
 
 @router.get("/sync")
 def lesson_sync() -> Waited:
+    """Plain `def` with nothing to do: still a thread hop and a thread token."""
     # A plain `def` route: FastAPI runs it in AnyIO's thread pool, so it costs a thread hop
     # (about 0.2 ms) and a thread token even when it does nothing.
     return Waited(style="def", waited=0, thread=current_thread(), started=time.monotonic())
@@ -52,6 +54,7 @@ def lesson_sync() -> Waited:
 
 @router.get("/slow", dependencies=[READ_BY_THE_PAGE])
 async def lesson_slow(delay: Delay) -> Waited:
+    """`async def` + `await asyncio.sleep`: waits on the loop; requests overlap."""
     # await hands the loop to other requests while this one waits: thousands can wait at
     # once on one thread.
     started = time.monotonic()
@@ -61,6 +64,7 @@ async def lesson_slow(delay: Delay) -> Waited:
 
 @router.get("/sync-slow", dependencies=[READ_BY_THE_PAGE])
 def lesson_sync_slow(delay: Delay) -> Waited:
+    """`def` + `time.sleep`: blocks a worker thread; overlap capped by the thread tokens."""
     # Blocking is fine in `def`: it blocks a worker thread, not the loop. But each waiting
     # request holds one of ANYIO_THREAD_TOKENS; the next one queues for a token.
     started = time.monotonic()
@@ -86,6 +90,7 @@ ScarceResource = Annotated[
 
 @router.get("/limited")
 def lesson_limited(delay: Delay, _place: ScarceResource) -> Waited:
+    """A scarce resource: requests beyond its places wait on the loop, holding no thread."""
     # Blocking work on a resource with SCARCE_PLACES places. Depends(max_concurrency=...)
     # makes the requests beyond them wait on the loop, before FastAPI gives the route a
     # thread, so they hold no thread token: the other `def` routes keep theirs. Limiting
@@ -105,6 +110,7 @@ def blocking_wait(delay: float) -> tuple[str, float]:
 
 @router.get("/offload", dependencies=[READ_BY_THE_PAGE])
 async def lesson_offload(delay: Delay) -> Waited:
+    """`async def` + `asyncio.to_thread`: a blocking call bridged to a thread and awaited."""
     # The bridge: a blocking call that async code cannot avoid goes to a thread and is
     # awaited. asyncio.to_thread uses the loop's default executor (TO_THREAD_MAX_WORKERS
     # threads, set in the lifespan), not AnyIO's thread tokens.

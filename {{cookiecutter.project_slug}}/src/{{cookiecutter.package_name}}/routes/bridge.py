@@ -23,6 +23,7 @@ router = APIRouter(
 
 @router.get("/items/{item_id}", responses=NOT_FOUND)
 async def read_bridged_item(item_id: ItemId, pool: Psycopg2PoolDep) -> Item:
+    """Read one item through psycopg2, from `async def` via `asyncio.to_thread`."""
     # An `async def` route (say it also awaits other things) that must use a blocking
     # library: asyncio.to_thread runs the whole psycopg2 call in the loop's default
     # executor (TO_THREAD_MAX_WORKERS threads, no AnyIO token) and awaits it, so the loop

@@ -48,6 +48,7 @@ class Fanout(BaseModel):
 async def fanout(
     n: Calls, delay: UpstreamDelay, upstream: UpstreamDep, settings: SettingsDep
 ) -> Fanout:
+    """Call the upstream `n` times at once on the shared client."""
     # `async def`: the work is n awaits on the shared client, so the n calls overlap on the
     # loop with no thread at all. A TaskGroup starts them at once and, if one fails,
     # cancels the rest: the request answers 502/504 at the first failure, and no call

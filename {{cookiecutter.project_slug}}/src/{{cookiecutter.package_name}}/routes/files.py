@@ -65,6 +65,7 @@ DeclaredSize = Annotated[int | None, Depends(refuse_declared_oversize)]
 
 @router.get("")
 def list_files(files: Files) -> list[StoredFile]:
+    """List the stored files."""
     # `def`: scandir and stat block; a worker thread waits for the disk, the loop does not.
     return files.list_files()
 
@@ -145,5 +146,6 @@ async def upload_file(
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses={**REFUSED, **MISSING})
 def delete_file(name: FileName, files: Files) -> None:
+    """Delete a file."""
     # `def`: unlink blocks (briefly, but on a network disk not briefly at all).
     files.delete(name)

@@ -15,6 +15,7 @@ router = APIRouter(tags=["metrics"])
 # Not in the OpenAPI schema: its contract is Prometheus' text format, not JSON.
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, resources: ResourcesDep) -> Response:
+    """Prometheus' exposition of the service's metrics."""
     # `async def`: rendering a few dozen series takes microseconds, less than a thread hop.
     # choose_encoder honours the scraper's Accept header (text or OpenMetrics).
     encoder, content_type = choose_encoder(request.headers.get("accept", ""))

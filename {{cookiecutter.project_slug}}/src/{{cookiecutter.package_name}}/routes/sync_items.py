@@ -1,10 +1,10 @@
 """/sync/items: items on psycopg2, in plain `def` routes.
 
 psycopg2 blocks its thread until PostgreSQL answers, so these routes are `def`: FastAPI runs
-each in a worker thread (one of ANYIO_THREAD_TOKENS) and the loop stays free. The same table,
-models and JSON as /async/items (routes/async_items.py); the SQL is in
-items/sync_repository.py. Each waits for a connection, on the loop, before it gets its
-thread (dependencies.wait_for_a_psycopg2_connection says why).
+each in a worker thread (one of ANYIO_THREAD_TOKENS) and the loop stays free. Each statement
+runs in autocommit mode (items/sync_repository.py says why), and each route waits for a
+connection, on the loop, before it gets its thread (the router's dependency:
+dependencies.wait_for_a_psycopg2_connection says why). The models are items/schemas.py.
 """
 
 from fastapi import APIRouter, Response, status
@@ -27,15 +27,13 @@ router = APIRouter(
     prefix="/sync/items",
     tags=["items: psycopg2"],
     responses=UNAVAILABLE,
-    # Every route here waits for a free connection on the loop first, holding no thread.
     dependencies=[WAIT_FOR_A_PSYCOPG2_CONNECTION],
 )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=UNPARSABLE)
 def create_sync_item(new: ItemIn, pool: Psycopg2PoolDep, response: Response) -> Item:
-    # Plain `def`: the INSERT blocks in libpq, so it must run in a worker thread, never on
-    # the loop. One statement in autocommit mode: atomic, and no BEGIN/COMMIT round trips.
+    """Create an item (psycopg2)."""
     item = repository.insert_item(pool, new)
     response.headers["Location"] = f"{router.prefix}/{item.id}"
     return item
@@ -45,26 +43,25 @@ def create_sync_item(new: ItemIn, pool: Psycopg2PoolDep, response: Response) -> 
 def list_sync_items(
     pool: Psycopg2PoolDep, limit: PageSize = 20, offset: PageOffset = 0
 ) -> ItemPage:
-    # Plain `def`: a blocking read in a worker thread. Autocommit: psycopg2 would otherwise
-    # send BEGIN first and leave the connection idle in a transaction until it goes back.
+    """List items, a page at a time (psycopg2)."""
     return repository.list_items(pool, limit, offset)
 
 
 @router.get("/{item_id}", responses=NOT_FOUND)
 def read_sync_item(item_id: ItemId, pool: Psycopg2PoolDep) -> Item:
-    # Plain `def`: the thread waits for PostgreSQL, the loop does not. A request gets its
-    # thread only once a connection is free for it (the router's dependency).
+    """Read one item (psycopg2)."""
     return found(repository.get_item(pool, item_id))
 
 
 @router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE})
 def replace_sync_item(item_id: ItemId, new: ItemIn, pool: Psycopg2PoolDep) -> Item:
-    # Plain `def`: a single UPDATE ... RETURNING, atomic without a transaction block.
+    """Replace an item's name and price (psycopg2)."""
+    # A single UPDATE ... RETURNING: atomic without a transaction block.
     return found(repository.replace_item(pool, item_id, new))
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 def delete_sync_item(item_id: ItemId, pool: Psycopg2PoolDep) -> None:
-    # Plain `def`: a blocking DELETE in a worker thread; the connection is back before the
-    # 404 is raised.
+    """Delete an item (psycopg2)."""
+    # The connection is back before the 404 is raised.
     deleted(repository.delete_item(pool, item_id))
