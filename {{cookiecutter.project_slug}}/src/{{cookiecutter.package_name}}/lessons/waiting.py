@@ -83,13 +83,13 @@ async def use_the_scarce_resource() -> AsyncIterator[None]:
 
 
 # One shared Depends object = one shared limit (per event loop) for every route using it.
-ScarceResource = Annotated[
+ScarceResourceDep = Annotated[
     None, Depends(use_the_scarce_resource, max_concurrency=SCARCE_PLACES, scope="function")
 ]
 
 
 @router.get("/limited")
-def lesson_limited(delay: Delay, _place: ScarceResource) -> Waited:
+def lesson_limited(delay: Delay, _place: ScarceResourceDep) -> Waited:
     """A scarce resource: requests beyond its places wait on the loop, holding no thread."""
     # Blocking work on a resource with SCARCE_PLACES places. Depends(max_concurrency=...)
     # makes the requests beyond them wait on the loop, before FastAPI gives the route a

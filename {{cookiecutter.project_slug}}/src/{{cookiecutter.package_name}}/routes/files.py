@@ -36,7 +36,7 @@ async def get_file_store(settings: SettingsDep) -> FileStore:
     return FileStore(settings.files_dir, settings.upload_max_bytes, settings.files_min_free_bytes)
 
 
-Files = Annotated[FileStore, Depends(get_file_store)]
+FileStoreDep = Annotated[FileStore, Depends(get_file_store)]
 
 Responses = dict[int | str, dict[str, Any]]
 REFUSED: Responses = {status.HTTP_400_BAD_REQUEST: {"description": "the name is a symlink"}}
@@ -60,11 +60,11 @@ async def refuse_declared_oversize(request: Request, settings: SettingsDep) -> i
     return int(declared)
 
 
-DeclaredSize = Annotated[int | None, Depends(refuse_declared_oversize)]
+DeclaredSizeDep = Annotated[int | None, Depends(refuse_declared_oversize)]
 
 
 @router.get("")
-def list_files(files: Files) -> list[StoredFile]:
+def list_files(files: FileStoreDep) -> list[StoredFile]:
     """List the stored files."""
     # `def`: scandir and stat block; a worker thread waits for the disk, the loop does not.
     return files.list_files()
@@ -79,7 +79,7 @@ def list_files(files: Files) -> list[StoredFile]:
         **MISSING,
     },
 )
-def download_file(name: FileName, files: Files) -> StreamingResponse:
+def download_file(name: FileName, files: FileStoreDep) -> StreamingResponse:
     # `def`: open() and fstat block. The file is opened here, in the worker thread, so the
     # download streams this version even if a PUT replaces it or a DELETE removes it
     # meanwhile. Starlette reads the sync iterator one 64 KiB chunk per worker-thread hop,
@@ -117,7 +117,11 @@ def download_file(name: FileName, files: Files) -> StreamingResponse:
     },
 )
 async def upload_file(
-    name: FileName, request: Request, files: Files, declared: DeclaredSize, response: Response
+    name: FileName,
+    request: Request,
+    files: FileStoreDep,
+    declared: DeclaredSizeDep,
+    response: Response,
 ) -> StoredFile:
     # `async def`, and why: an upload spends most of its life waiting for the client's next
     # bytes, which is the loop's job and costs no thread. A `def` route would hold a thread
@@ -145,7 +149,7 @@ async def upload_file(
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses={**REFUSED, **MISSING})
-def delete_file(name: FileName, files: Files) -> None:
+def delete_file(name: FileName, files: FileStoreDep) -> None:
     """Delete a file."""
     # `def`: unlink blocks (briefly, but on a network disk not briefly at all).
     files.delete(name)
