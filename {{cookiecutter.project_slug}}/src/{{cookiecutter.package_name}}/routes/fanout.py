@@ -50,13 +50,10 @@ async def fanout(
 ) -> Fanout:
     """Call the upstream `n` times at once on the shared client."""
     # `async def`: the work is n awaits on the shared client, so the n calls overlap on the
-    # loop with no thread at all. A TaskGroup starts them at once and, if one fails,
-    # cancels the rest: the request answers 502/504 at the first failure, and no call
-    # outlives it. The shared client's pool (HTTP_MAX_CONNECTIONS) caps them across all
-    # requests. Every wait has a bound: the client's timeouts (a free connection,
-    # connecting, each read), HTTP_CALL_TIMEOUT per call from start to last byte, and
-    # HTTP_FANOUT_TIMEOUT for all of them together, so a stalled or trickling upstream
-    # cannot hang the route.
+    # loop with no thread at all. A TaskGroup starts them at once and, if one fails, cancels
+    # the rest: the request answers 502/504 at the first failure, and no call outlives it.
+    # Each call is bounded on its own (outbound/calls.py), all of them by
+    # HTTP_FANOUT_TIMEOUT.
     url = delay_url(upstream.url, delay)
     started = time.perf_counter()
     try:
