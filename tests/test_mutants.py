@@ -28,7 +28,20 @@ LEAN = ("leanest", "psycopg2-without-lessons")
 BAKES = {"default": {}, **PART_VARIANTS}
 
 LINKED_TEST = re.compile(r"`(tests/[\w/]+\.py::test_\w+)`")
-BAKE_ONLY = shutil.ignore_patterns(".venv", ".pgdata", "__pycache__", ".pytest_cache", "files")
+LOCAL_STATE = {".venv", ".pgdata", "__pycache__", ".pytest_cache"}
+
+
+def bake_only(root: Path) -> Callable[[str, list[str]], set[str]]:
+    """copytree's ignore: local state anywhere, and FILES_DIR's default at the root only
+    (src/<package>/files/ and tests/files/ are code)."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = LOCAL_STATE & set(names)
+        if Path(directory) == root and "files" in names:
+            ignored.add("files")
+        return ignored
+
+    return ignore
 
 
 def decision_table(project: Path) -> list[list[str]]:
@@ -60,8 +73,10 @@ def test_every_decision_table_row_names_a_mutant_that_its_proofs_kill(
             proofs = {p.split("[")[0] for p in mutant.proofs_in(project)}
             assert proofs, (key, mutant.id, "no proof of it in this bake")
             assert proofs - linked == set(), (key, mutant.id)
+        described = {m.description for m in applying if m.row == key}
         for mutant in (m for m in MUTANTS if m.row == key and m not in applying):
-            assert mutant.description not in cells[-1], (key, mutant.id)
+            if mutant.description not in described:  # two drivers may share one description
+                assert mutant.description not in cells[-1], (key, mutant.id)
         # Every proof the row links exists in this bake.
         assert {link for link in linked if not (project / link.split("::")[0]).is_file()} == set()
 
@@ -107,7 +122,7 @@ def test_the_default_bake_runs_every_mutant() -> None:
 def copy_of(bake_of: Callable[[str], Path], tmp_path: Path) -> Callable[[str], Path]:
     def copy(bake: str) -> Path:
         target = tmp_path / "project"
-        shutil.copytree(bake_of(bake), target, ignore=BAKE_ONLY)
+        shutil.copytree(bake_of(bake), target, ignore=bake_only(bake_of(bake)))
         return target
 
     return copy

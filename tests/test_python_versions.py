@@ -35,7 +35,7 @@ from .conftest import SERVER_URL, TEMPLATE_DIR
 from .mutants import MUTANTS
 from .shell import failure_excerpt
 from .test_generated_suite import GENERATED_SUITE, PGBOUNCER_PROOF
-from .test_mutants import BAKE_ONLY
+from .test_mutants import bake_only
 
 # Proofs that skip, rather than fail, where their tool is missing: each must have passed.
 TOOL_PROOFS = (
@@ -171,7 +171,7 @@ def check_mutant(rootfs: sid.Rootfs, bake: SidBake) -> None:
     """The anti-pattern's proofs pass on a copy of the bake and fail on its mutant."""
     mutant = bake.work / f"{bake.name}-mutant"
     shutil.rmtree(mutant, ignore_errors=True)
-    shutil.copytree(bake.project, mutant, ignore=BAKE_ONLY)
+    shutil.copytree(bake.project, mutant, ignore=bake_only(bake.project))
     for change in ANTI_PATTERN.edits:
         path = mutant / change.file
         text = path.read_text(encoding="utf-8")
