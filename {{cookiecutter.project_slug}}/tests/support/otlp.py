@@ -1,0 +1,129 @@
+"""An OTLP/HTTP receiver: what a collector is to the service, on a free 127.0.0.1 port.
+
+It accepts `POST /v1/traces` as a collector does (protobuf `ExportTraceServiceRequest`,
+gzip or not), decodes every span and keeps it; the tests read the spans as the collector
+got them, after the service's real exporter sent them over a real socket. Served by uvicorn
+in a thread of the test process (its own loop); the spans list is appended to from there.
+"""
+
+import asyncio
+import gzip
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from {{ cookiecutter.package_name }}.dev.threaded_server import serve_in_background
+
+PROTOBUF = "application/x-protobuf"
+
+
+def plain(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind is not None else None
+
+
+@dataclass(frozen=True)
+class Span:
+    trace_id: str  # 32 hex digits, as in traceparent
+    span_id: str  # 16 hex digits
+    parent_id: str  # "" for a root span
+    name: str
+    attributes: dict[str, Any]
+    service: str  # the resource's service.name
+    pid: int | None  # process.pid, where the span (or its resource) says it
+
+
+@dataclass
+class Receiver:
+    url: str  # the base URL: what OTEL_EXPORTER_OTLP_ENDPOINT names
+    spans: list[Span] = field(default_factory=list)
+    requests: int = 0
+
+    def trace_of(self, span: Span) -> list[Span]:
+        return [other for other in self.spans if other.trace_id == span.trace_id]
+
+    def named(self, name: str) -> list[Span]:
+        return [span for span in self.spans if span.name == name]
+
+    def until(self, names: set[str], patience: float = 30) -> None:
+        """Wait (polling: the spans arrive from another thread) until a span of each name has
+        been received; the exporters send in batches, after OTEL_BSP_SCHEDULE_DELAY."""
+        deadline = time.monotonic() + patience
+        while not names <= {span.name for span in self.spans}:
+            missing = names - {span.name for span in self.spans}
+            assert time.monotonic() < deadline, f"no span received named {sorted(missing)}"
+            time.sleep(0.05)
+
+
+def spans_of(request: ExportTraceServiceRequest) -> Iterator[Span]:
+    for resource_spans in request.resource_spans:
+        resource = {a.key: plain(a.value) for a in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                attributes = {a.key: plain(a.value) for a in span.attributes}
+                yield Span(
+                    trace_id=span.trace_id.hex(),
+                    span_id=span.span_id.hex(),
+                    parent_id=span.parent_span_id.hex(),
+                    name=span.name,
+                    attributes=attributes,
+                    service=str(resource.get("service.name", "")),
+                    pid=attributes.get("process.pid", resource.get("process.pid")),
+                )
+
+
+def receiver_app(receiver: Receiver) -> Starlette:
+    async def traces(request: Request) -> Response:
+        body = await request.body()
+        if request.headers.get("content-encoding") == "gzip":
+            body = await asyncio.to_thread(gzip.decompress, body)
+        if request.headers.get("content-type") != PROTOBUF:
+            return Response(status_code=415)
+        export = ExportTraceServiceRequest.FromString(body)
+        receiver.requests += 1
+        receiver.spans.extend(spans_of(export))
+        return Response(ExportTraceServiceResponse().SerializeToString(), media_type=PROTOBUF)
+
+    return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+
+
+@contextmanager
+def otlp_receiver() -> Iterator[Receiver]:
+    """Serve a receiver; yield it once it listens. Call it where no event loop runs."""
+    receiver = Receiver(url="")
+    with serve_in_background(receiver_app(receiver)) as url:
+        receiver.url = url
+        yield receiver
+
+
+def tree(spans: list[Span]) -> str:
+    """The trace as a tree, one span a line: name, where it ran (process, thread), indented
+    under its parent. For a failing assertion's message, and for a person reading it."""
+    children: dict[str, list[Span]] = {}
+    ids = {span.span_id for span in spans}
+    for span in spans:
+        children.setdefault(span.parent_id if span.parent_id in ids else "", []).append(span)
+    lines: list[str] = []
+
+    def draw(parent: str, depth: int) -> None:
+        for span in children.get(parent, []):
+            where = span.service if span.pid is None else f"pid {span.pid}"
+            if thread := span.attributes.get("thread.name"):
+                where += f", {thread}"
+            lines.append(f"{'  ' * depth}{span.name}  [{where}; span {span.span_id}]")
+            draw(span.span_id, depth + 1)
+
+    draw("", 0)
+    return "\n".join(lines)
