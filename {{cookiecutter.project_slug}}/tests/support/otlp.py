@@ -9,7 +9,7 @@ in a thread of the test process (its own loop); the spans list is appended to fr
 import asyncio
 import gzip
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -40,6 +41,7 @@ class Span:
     span_id: str  # 16 hex digits
     parent_id: str  # "" for a root span
     name: str
+    kind: str  # SERVER, CLIENT, INTERNAL...
     attributes: dict[str, Any]
     service: str  # the resource's service.name
     pid: int | None  # process.pid, where the span (or its resource) says it
@@ -51,19 +53,19 @@ class Receiver:
     spans: list[Span] = field(default_factory=list)
     requests: int = 0
 
-    def trace_of(self, span: Span) -> list[Span]:
-        return [other for other in self.spans if other.trace_id == span.trace_id]
+    def trace(self, trace_id: str) -> list[Span]:
+        return [span for span in self.spans if span.trace_id == trace_id]
 
     def named(self, name: str) -> list[Span]:
         return [span for span in self.spans if span.name == name]
 
-    def until(self, names: set[str], patience: float = 30) -> None:
-        """Wait (polling: the spans arrive from another thread) until a span of each name has
-        been received; the exporters send in batches, after OTEL_BSP_SCHEDULE_DELAY."""
+    def until(self, condition: Callable[[], bool], what: str, patience: float = 30) -> None:
+        """Wait (polling: the spans arrive from another thread) until `condition()`; the
+        exporters send in batches, OTEL_BSP_SCHEDULE_DELAY after a span ends. A bound on
+        patience, never a measurement."""
         deadline = time.monotonic() + patience
-        while not names <= {span.name for span in self.spans}:
-            missing = names - {span.name for span in self.spans}
-            assert time.monotonic() < deadline, f"no span received named {sorted(missing)}"
+        while not condition():
+            assert time.monotonic() < deadline, f"the receiver never got {what}"
             time.sleep(0.05)
 
 
@@ -78,6 +80,7 @@ def spans_of(request: ExportTraceServiceRequest) -> Iterator[Span]:
                     span_id=span.span_id.hex(),
                     parent_id=span.parent_span_id.hex(),
                     name=span.name,
+                    kind=SpanMessage.SpanKind.Name(span.kind).removeprefix("SPAN_KIND_"),
                     attributes=attributes,
                     service=str(resource.get("service.name", "")),
                     pid=attributes.get("process.pid", resource.get("process.pid")),
@@ -106,6 +109,23 @@ def otlp_receiver() -> Iterator[Receiver]:
     with serve_in_background(receiver_app(receiver)) as url:
         receiver.url = url
         yield receiver
+
+
+def ancestors(span: Span, spans: list[Span]) -> list[Span]:
+    """The span's parent, its parent's parent... as far as `spans` holds them."""
+    by_id = {other.span_id: other for other in spans}
+    chain = []
+    while (parent := by_id.get(span.parent_id)) is not None:
+        chain.append(parent)
+        span = parent
+    return chain
+
+
+def traced(receiver: Receiver) -> dict[str, str]:
+    """The service's environment for exporting to `receiver`: the one variable that turns
+    tracing on, and a batch delay short enough for a test to wait for (the SDK's own
+    variable; its default is 5 s)."""
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "50"}
 
 
 def tree(spans: list[Span]) -> str:
