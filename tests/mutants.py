@@ -900,7 +900,9 @@ MUTANTS = (
         needs=frozenset({LESSONS}),
         row="a span a request causes, from any thread or process",
         description="the trace context (`traceparent`) not passed to the process pool",
-        edits=(edit("lessons/request_id.py", "            trace_carrier(),\n", "            {},\n"),),
+        edits=(
+            edit("lessons/request_id.py", "            trace_carrier(),\n", "            {},\n"),
+        ),
         proofs=(
             "tests/lessons/test_tracing.py::test_one_request_through_every_boundary_is_one_trace",
         ),
@@ -910,7 +912,13 @@ MUTANTS = (
         needs=frozenset({ASYNCPG}),
         row="a request's trace, and a span per statement",
         description="asyncpg's instrumentation not switched on",
-        edits=(edit("db/asyncpg_pool.py", "    instrumentor.instrument()\n", "    pass\n"),),
+        edits=(
+            edit(
+                "db/asyncpg_pool.py",
+                "    instrumentor.instrument(tracer_provider=tracer_provider)\n",
+                "    pass\n",
+            ),
+        ),
         proofs=(
             f"{TRACING}::test_a_read_continues_the_callers_trace_with_a_child_span_per_statement",
         ),
@@ -923,8 +931,8 @@ MUTANTS = (
         edits=(
             edit(
                 "db/psycopg2_pool.py",
-                "            Psycopg2Instrumentor.instrument_connection(conn)\n",
-                "            pass\n",
+                "Psycopg2Instrumentor.instrument_connection(conn, self._tracer_provider)",
+                "None",
             ),
         ),
         proofs=(
@@ -947,8 +955,8 @@ MUTANTS = (
         edits=(
             edit(
                 "outbound/client.py",
-                "        transport = AsyncOpenTelemetryTransportHttpx2(transport)",
-                "        pass",
+                "        transport = AsyncOpenTelemetryTransportHttpx2(\n",
+                "        transport = transport or AsyncOpenTelemetryTransportHttpx2(\n",
             ),
         ),
         proofs=(

@@ -163,7 +163,9 @@ def image(engine: ContainerEngine, bake: Bake, timings: Timings) -> str:
     """The image built from the bake's Dockerfile, exactly as baked, tagged as compose names it."""
     compose = yaml.safe_load((bake.path / "docker-compose.yml").read_text(encoding="utf-8"))
     needed = base_images((bake.path / "Dockerfile").read_text(encoding="utf-8")) + [
-        service["image"] for service in compose["services"].values() if "build" not in service
+        service["image"]
+        for service in compose["services"].values()
+        if "build" not in service and "profiles" not in service  # as `compose up` starts them
     ]
     with timings.step("base images: pull, else make stand-ins"):
         standins = [
@@ -433,9 +435,11 @@ class ComposeProject:
         self.directory = directory
         self.name = f"check{uuid.uuid4().hex[:8]}"
         compose_file = directory / "docker-compose.yml"
-        self.services: dict[str, Any] = yaml.safe_load(compose_file.read_text(encoding="utf-8"))[
-            "services"
-        ]
+        services = yaml.safe_load(compose_file.read_text(encoding="utf-8"))["services"]
+        # What `compose up` starts without --profile: the services that name no profile.
+        self.services: dict[str, Any] = {
+            name: service for name, service in services.items() if "profiles" not in service
+        }
 
     def compose(self, *args: str, check: bool = True) -> None:
         command = [str(PODMAN_COMPOSE), "--project-name", self.name, "--file", "docker-compose.yml"]

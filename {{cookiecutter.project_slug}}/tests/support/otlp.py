@@ -4,6 +4,9 @@ It accepts `POST /v1/traces` as a collector does (protobuf `ExportTraceServiceRe
 gzip or not), decodes every span and keeps it; the tests read the spans as the collector
 got them, after the service's real exporter sent them over a real socket. Served by uvicorn
 in a thread of the test process (its own loop); the spans list is appended to from there.
+
+scripts/bench_layers.py serves one in a process of its own (`standalone_receiver`, which counts
+the spans and keeps none), so that decoding them costs the measured process nothing.
 """
 
 import asyncio
@@ -52,6 +55,8 @@ class Receiver:
     url: str  # the base URL: what OTEL_EXPORTER_OTLP_ENDPOINT names
     spans: list[Span] = field(default_factory=list)
     requests: int = 0
+    received: int = 0  # spans, kept or not
+    keep: bool = True
 
     def trace(self, trace_id: str) -> list[Span]:
         return [span for span in self.spans if span.trace_id == trace_id]
@@ -96,10 +101,23 @@ def receiver_app(receiver: Receiver) -> Starlette:
             return Response(status_code=415)
         export = ExportTraceServiceRequest.FromString(body)
         receiver.requests += 1
-        receiver.spans.extend(spans_of(export))
+        spans = list(spans_of(export))
+        receiver.received += len(spans)
+        if receiver.keep:
+            receiver.spans.extend(spans)
         return Response(ExportTraceServiceResponse().SerializeToString(), media_type=PROTOBUF)
 
-    return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+    async def counts(_request: Request) -> Response:
+        return Response(f"{receiver.requests} requests, {receiver.received} spans\n")
+
+    return Starlette(
+        routes=[Route("/v1/traces", traces, methods=["POST"]), Route("/", counts, methods=["GET"])]
+    )
+
+
+def standalone_receiver() -> Starlette:
+    """For `uvicorn --factory`: a receiver that counts what it gets and keeps nothing."""
+    return receiver_app(Receiver(url="", keep=False))
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.trace import TracerProvider
 from prometheus_client.core import GaugeMetricFamily
 
 from ..settings import Settings
@@ -63,12 +64,12 @@ async def open_asyncpg_pool(settings: Settings, database_url: str) -> AsyncpgPoo
 
 
 @contextmanager
-def traced_asyncpg_statements() -> Iterator[None]:
+def traced_asyncpg_statements(tracer_provider: TracerProvider) -> Iterator[None]:
     """A span per statement (tracing on), until the lifespan ends. The instrumentation wraps
     asyncpg's connection classes, so it covers every asyncpg connection of the process."""
     # The instrumentation (a beta release) has no annotations on its constructor.
     instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
-    instrumentor.instrument()
+    instrumentor.instrument(tracer_provider=tracer_provider)
     try:
         yield
     finally:

@@ -14,18 +14,14 @@ import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from opentelemetry import trace
 from pydantic import BaseModel
 
 from ..observability.request_id import current_request_id, run_with_request_id
-from ..observability.tracing import run_with_trace_context, trace_carrier
+from ..observability.tracing import run_with_trace_context, trace_carrier, tracer
 from .process_pool import CpuPoolDep
 
 router = APIRouter(prefix="/lesson/request-id", tags=["lesson"])
 logger = logging.getLogger(__name__)
-# The process's tracer provider, whichever it is when a span starts: none (tracing off) makes
-# spans that record nothing.
-tracer = trace.get_tracer(__name__)
 
 
 class Place(BaseModel):
@@ -44,7 +40,9 @@ def log_from(place: str) -> Place:
     whatever span is current here: the request's, if its context made it across."""
     thread = threading.current_thread().name
     attributes: dict[str, str | int] = {"thread.name": thread, "process.pid": os.getpid()}
-    with tracer.start_as_current_span(place, attributes=attributes):
+    # This process's tracer, taken when the span starts: in a CPU worker process, the one its
+    # initializer started; while tracing is off, one whose spans record nothing.
+    with tracer(__name__).start_as_current_span(place, attributes=attributes):
         logger.info("request passed through %s", place, extra={"place": place})
     return Place(place=place, pid=os.getpid(), thread=thread)
 

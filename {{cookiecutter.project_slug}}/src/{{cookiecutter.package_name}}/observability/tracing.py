@@ -6,8 +6,11 @@ would otherwise look for a configured provider on every request), no exporter an
 start, no driver or client is instrumented, and log lines carry `-` for the trace.
 
 On, each process that serves or works (the server, each of WORKERS, each CPU worker process)
-starts one TracerProvider, the global one, whose BatchSpanProcessor sends spans in batches
-from a thread of its own: never on the loop, never in a request's time. FastAPI's built-in
+has one TracerProvider, whose BatchSpanProcessor sends spans in batches from a thread of its
+own: never on the loop, never in a request's time. It is handed to FastAPI and to each
+instrumentation, never made OpenTelemetry's global provider: FastAPI's built-in telemetry
+traces any app in a process that has a global provider, so every other FastAPI app here (the
+development stub, a test's or a benchmark's bare app) would start tracing too. FastAPI's built-in
 telemetry makes the request span (continuing an incoming W3C `traceparent`) and its
 `fastapi.dependencies`, `fastapi.endpoint` and `fastapi.serialization` children; the
 instrumentations of the drivers and of the shared outbound client add a child span per
@@ -78,8 +81,9 @@ def untraced(scope: MutableMapping[str, Any]) -> bool:
 def telemetry_config(export: Export | None) -> TelemetryConfig:
     """FastAPI's built-in telemetry, for `FastAPI(telemetry=...)`."""
     return {
-        # Off (no endpoint): FastAPI checks nothing per request.
+        # Off (no endpoint): FastAPI's per-request check stops here, at its own settings.
         "tracing": export is not None,
+        "tracer_provider": None if export is None else provider_of(export),
         "metrics": False,
         "logs": False,
         # This module sets the SDK up; FASTAPI_OTEL_AUTO_CONFIGURE must not add an exporter.
@@ -88,20 +92,38 @@ def telemetry_config(export: Export | None) -> TelemetryConfig:
     }
 
 
+# The provider this process exports with, once start_exporting has run.
+_exporting: list[TracerProvider] = []
+NO_TRACER = trace.NoOpTracer()
+
+
 @functools.cache
-def start_exporting(export: Export) -> None:
-    """Once per process (cached): the global TracerProvider and its exporting thread.
-    Blocking (the exporter opens an HTTP session): the lifespan runs it in a thread. The
-    SDK shuts the provider down when the process exits, sending what is left."""
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: export.service_name}))
+def provider_of(export: Export) -> TracerProvider:
+    """This process's provider (cached: one per process). Spans it records go nowhere until
+    `start_exporting`; app.py hands it to FastAPI before the lifespan starts that."""
+    return TracerProvider(resource=Resource.create({SERVICE_NAME: export.service_name}))
+
+
+@functools.cache
+def start_exporting(export: Export) -> TracerProvider:
+    """Once per process (cached): the exporter and its thread. Blocking (the exporter opens
+    an HTTP session): the lifespan runs it in a thread. The SDK shuts the provider down when
+    the process exits, sending what is left."""
+    provider = provider_of(export)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=export.endpoint)))
-    trace.set_tracer_provider(provider)
+    _exporting.append(provider)
+    return provider
+
+
+def tracer(name: str) -> trace.Tracer:
+    """A tracer of this process's provider, for spans of our own; a no-op one (its spans
+    record nothing) while this process exports nothing."""
+    return _exporting[0].get_tracer(name) if _exporting else NO_TRACER
 
 
 def flush(timeout: float) -> None:
     """Send what the spans ended so far, waiting at most `timeout` s. Blocking: a thread."""
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, TracerProvider):  # tracing started in this process
+    for provider in _exporting:
         provider.force_flush(int(timeout * 1000))
 
 

@@ -25,6 +25,7 @@ import aiohttp
 import httpx2
 from httpx_aiohttp.httpx2 import AiohttpTransport
 from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransportHttpx2
+from opentelemetry.trace import TracerProvider
 
 from ..settings import Settings
 
@@ -52,7 +53,9 @@ class UpstreamTransport(AiohttpTransport):
             raise httpx2.ConnectError(str(cause), request=request) from cause
 
 
-def build_http_client(settings: Settings, traced: bool = False) -> httpx2.AsyncClient:
+def build_http_client(
+    settings: Settings, tracer_provider: TracerProvider | None = None
+) -> httpx2.AsyncClient:
     """Blocking (the SSL context reads the CA bundle from disk): the lifespan runs it in a
     thread. No connection opens here; aiohttp's session starts with the first request."""
     limits = httpx2.Limits(
@@ -60,11 +63,14 @@ def build_http_client(settings: Settings, traced: bool = False) -> httpx2.AsyncC
         keepalive_expiry=settings.http_keepalive_expiry,
     )
     transport: httpx2.AsyncBaseTransport = UpstreamTransport(limits=limits)
-    if traced:
+    if tracer_provider is not None:
         # Outermost, so the span covers the whole call and the header is on the request
-        # before aiohttp sends it.
-        # (Its annotations name httpx's classes; httpx2's are the same API.)
-        transport = AsyncOpenTelemetryTransportHttpx2(transport)  # type: ignore[arg-type]
+        # before aiohttp sends it. (Its annotations name httpx's classes, whose API
+        # httpx2's share.)
+        transport = AsyncOpenTelemetryTransportHttpx2(
+            transport,  # type: ignore[arg-type]
+            tracer_provider=tracer_provider,
+        )
     return httpx2.AsyncClient(
         transport=transport,
         timeout=httpx2.Timeout(
