@@ -486,10 +486,11 @@ MUTANTS = (
         row="bounding outbound connections",
         description="limits given to the client instead of the transport",
         edits=(
+            edit("outbound/client.py", "UpstreamTransport(limits=limits)", "UpstreamTransport()"),
             edit(
                 "outbound/client.py",
-                "transport=UpstreamTransport(limits=limits),",
-                "transport=UpstreamTransport(),\n        limits=limits,",
+                "        transport=transport,\n",
+                "        transport=transport,\n        limits=limits,\n",
             ),
         ),
         proofs=(f"{FANOUT}::test_the_call_beyond_the_pool_limit_waits_for_a_connection",),

@@ -7,15 +7,14 @@ start, no driver or client is instrumented, and log lines carry `-` for the trac
 
 On, each process that serves or works (the server, each of WORKERS, each CPU worker process)
 has one TracerProvider, whose BatchSpanProcessor sends spans in batches from a thread of its
-own: never on the loop, never in a request's time. It is handed to FastAPI and to each
-instrumentation, never made OpenTelemetry's global provider: FastAPI's built-in telemetry
-traces any app in a process that has a global provider, so every other FastAPI app here (the
-development stub, a test's or a benchmark's bare app) would start tracing too. FastAPI's built-in
-telemetry makes the request span (continuing an incoming W3C `traceparent`) and its
-`fastapi.dependencies`, `fastapi.endpoint` and `fastapi.serialization` children; the
-instrumentations of the drivers and of the shared outbound client add a child span per
-statement and per call, and the client sends `traceparent` on, so the upstream continues
-the trace.
+own: never on the loop, never in a request's time. FastAPI's built-in telemetry makes the
+request span (continuing an incoming W3C `traceparent`) and its `fastapi.dependencies`,
+`fastapi.endpoint` and `fastapi.serialization` children; the instrumentations of the drivers
+and of the shared outbound client add a child span per statement and per call, and the
+client sends `traceparent` on, so the upstream continues the trace. The provider is handed
+to FastAPI and to each instrumentation, never made OpenTelemetry's global one: FastAPI's
+telemetry traces every app of a process that has a global provider, so any other FastAPI
+app in it (the development stub, a test's, a benchmark's bare one) would start tracing too.
 
 The current span lives in a context variable, so it follows a request where the request id
 does (request_id.py): awaits, AnyIO's worker threads and asyncio.to_thread copy the context;
