@@ -77,6 +77,7 @@ BEYOND = "tests/lessons/test_beyond_routes.py"
 FAULTS = "tests/test_database_faults.py"
 BOUNCER = "tests/test_pgbouncer.py"
 REQUEST_ID = "tests/lessons/test_request_id.py"
+TRACING = "tests/test_tracing.py"
 
 MUTANTS = (
     Mutant(
@@ -485,10 +486,11 @@ MUTANTS = (
         row="bounding outbound connections",
         description="limits given to the client instead of the transport",
         edits=(
+            edit("outbound/client.py", "UpstreamTransport(limits=limits)", "UpstreamTransport()"),
             edit(
                 "outbound/client.py",
-                "transport=UpstreamTransport(limits=limits),",
-                "transport=UpstreamTransport(),\n        limits=limits,",
+                "        transport=transport,\n",
+                "        transport=transport,\n        limits=limits,\n",
             ),
         ),
         proofs=(f"{FANOUT}::test_the_call_beyond_the_pool_limit_waits_for_a_connection",),
@@ -872,11 +874,96 @@ MUTANTS = (
         edits=(
             edit(
                 "lessons/request_id.py",
-                "run_with_request_id, current_request_id(), log_from,",
-                "run_with_request_id, None, log_from,",
+                "            current_request_id(),\n",
+                "            None,\n",
             ),
         ),
         proofs=(f"{REQUEST_ID}::test_every_place_a_request_runs_logs_its_request_id",),
+    ),
+    Mutant(
+        id="run-in-executor-loses-the-trace",
+        needs=frozenset({LESSONS}),
+        row="a span a request causes, from any thread or process",
+        description="`run_in_executor` without `copy_context().run`",
+        edits=(
+            edit(
+                "lessons/request_id.py",
+                "None, contextvars.copy_context().run, log_from,",
+                "None, log_from,",
+            ),
+        ),
+        proofs=(
+            "tests/lessons/test_tracing.py::test_one_request_through_every_boundary_is_one_trace",
+        ),
+    ),
+    Mutant(
+        id="trace-context-not-passed-to-process",
+        needs=frozenset({LESSONS}),
+        row="a span a request causes, from any thread or process",
+        description="the trace context (`traceparent`) not passed to the process pool",
+        edits=(
+            edit("lessons/request_id.py", "            trace_carrier(),\n", "            {},\n"),
+        ),
+        proofs=(
+            "tests/lessons/test_tracing.py::test_one_request_through_every_boundary_is_one_trace",
+        ),
+    ),
+    Mutant(
+        id="asyncpg-statements-untraced",
+        needs=frozenset({ASYNCPG}),
+        row="a request's trace, and a span per statement",
+        description="asyncpg's instrumentation not switched on",
+        edits=(
+            edit(
+                "db/asyncpg_pool.py",
+                "    instrumentor.instrument(tracer_provider=tracer_provider)\n",
+                "    pass\n",
+            ),
+        ),
+        proofs=(
+            f"{TRACING}::test_a_read_continues_the_callers_trace_with_a_child_span_per_statement",
+        ),
+    ),
+    Mutant(
+        id="psycopg2-statements-untraced",
+        needs=frozenset({PSYCOPG2}),
+        row="a request's trace, and a span per statement",
+        description="psycopg2's connections left uninstrumented",
+        edits=(
+            edit(
+                "db/psycopg2_pool.py",
+                "Psycopg2Instrumentor.instrument_connection(conn, self._tracer_provider)",
+                "None",
+            ),
+        ),
+        proofs=(
+            f"{TRACING}::test_a_read_continues_the_callers_trace_with_a_child_span_per_statement",
+        ),
+    ),
+    Mutant(
+        id="probe-statements-traced",
+        needs=frozenset(),
+        row="probes and scrapes, traced",
+        description="the probes' statements traced, each a trace of its own",
+        edits=(edit("app.py", "        app.add_middleware(UntracedPaths)\n", "        pass\n"),),
+        proofs=(f"{TRACING}::test_probes_make_no_traces_and_no_statement_is_a_trace_of_its_own",),
+    ),
+    Mutant(
+        id="outbound-call-without-traceparent",
+        needs=frozenset({OUTBOUND}),
+        row="an outbound call in a traced request",
+        description="the shared client without the tracing transport (no span, no `traceparent`)",
+        edits=(
+            edit(
+                "outbound/client.py",
+                "        transport = AsyncOpenTelemetryTransportHttpx2(\n",
+                "        transport = transport or AsyncOpenTelemetryTransportHttpx2(\n",
+            ),
+        ),
+        proofs=(
+            "tests/outbound/test_tracing.py::"
+            "test_every_call_of_a_fanout_is_a_span_of_the_request_and_carries_its_traceparent",
+        ),
     ),
     Mutant(
         id="connect-unbounded",

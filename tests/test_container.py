@@ -198,7 +198,12 @@ def images(engine: ContainerEngine, bakes: list[Bake], timings: Timings) -> dict
         dict.fromkeys(
             [
                 *(name for path in dockerfiles for name in base_images(path.read_text())),
-                *(s["image"] for s in compose["services"].values() if "build" not in s),
+                # as `compose up` starts them: a service behind a profile stays out
+                *(
+                    s["image"]
+                    for s in compose["services"].values()
+                    if "build" not in s and "profiles" not in s
+                ),
             ]
         )
     )
@@ -481,9 +486,11 @@ class ComposeProject:
         self.directory = directory
         self.name = f"check{uuid.uuid4().hex[:8]}"
         compose_file = directory / "docker-compose.yml"
-        self.services: dict[str, Any] = yaml.safe_load(compose_file.read_text(encoding="utf-8"))[
-            "services"
-        ]
+        services = yaml.safe_load(compose_file.read_text(encoding="utf-8"))["services"]
+        # What `compose up` starts without --profile: the services that name no profile.
+        self.services: dict[str, Any] = {
+            name: service for name, service in services.items() if "profiles" not in service
+        }
 
     def compose(self, *args: str, check: bool = True) -> None:
         command = [str(PODMAN_COMPOSE), "--project-name", self.name, "--file", "docker-compose.yml"]

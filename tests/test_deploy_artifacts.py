@@ -506,6 +506,10 @@ def test_compose_starts_the_app_after_a_healthy_database_and_a_finished_migratio
         "migrate": {"condition": "service_completed_successfully"},
         **({"upstream": {"condition": "service_started"}} if upstream else {}),
     }
+    # The collector only with `--profile tracing`: nothing depends on it.
+    collector = services.pop("otel-collector")
+    assert collector["profiles"] == ["tracing"]
+    assert compose["configs"]["otel-collector"]["content"].startswith("receivers:")
     assert set(services) == {"db", "migrate", "app", *(["upstream"] if upstream else [])}
     for name in set(services) - {"db"}:
         assert services[name]["image"] == f"{project.slug}:local"

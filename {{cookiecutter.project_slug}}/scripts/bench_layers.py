@@ -24,17 +24,25 @@ everywhere. A driver's read ladder needs that driver's code and is a file of its
 (scripts/layers_<driver>.py, which a service without the driver does not have): asyncpg's.
 psycopg2's `def` read has none yet: its rungs would be other ones (the wait for a connection
 on the loop, the thread hop), a ladder still to be written.
+
+The service's rungs run with tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT), as a service runs by
+default. A read ladder may add a last rung with it on: a second copy of the service, built with
+the endpoint set, exporting to an OTLP receiver in a process of its own (tests/support/otlp.py,
+which counts and keeps nothing), with the SDK's default batching. Its exporter thread's CPU time
+is this process's, so it is in the figure.
 """
 
 import argparse
 import asyncio
+import functools
 import importlib
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,11 +50,12 @@ import uvloop
 from asgi_correlation_id import CorrelationIdMiddleware
 from asgi_lifespan import LifespanManager
 from bare_fastapi import app as bare_app  # the baseline bench.py compares with
-from bench import migrated_database  # scripts/ is on sys.path when a script in it runs
+from bench import PROJECT, migrated_database, serving  # scripts/ is on sys.path
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message
 
 from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.observability.tracing import export_of, provider_of
 from {{ cookiecutter.package_name }}.routes import health
 from {{ cookiecutter.package_name }}.settings import DRIVERS, Settings
 
@@ -60,8 +69,10 @@ CALLERS = 16
 READ_LADDERS = {"asyncpg": "layers_asyncpg"}
 
 # Which ASGI stack a rung calls: bare FastAPI, or the service's app with none, only the
-# X-Request-ID, or all of its middleware.
-Stack = Literal["bare", "no middleware", "request id", "full"]
+# X-Request-ID, or all of its middleware; the app itself, as uvicorn calls it ("entry":
+# FastAPI's own __call__, where its telemetry decides whether to trace, is outside the
+# middleware stack); or, "traced", the service built with tracing on.
+Stack = Literal["bare", "no middleware", "request id", "full", "entry", "traced"]
 # A rung: its name, its stack, the path it asks for.
 Step = tuple[str, Stack, str]
 
@@ -74,7 +85,8 @@ HEALTHZ_LADDER: list[Step] = [
     ("the service's /healthz declared on the app, no middleware", "no middleware", "/rung/healthz"),
     ("  + reached through its included router: GET /healthz", "no middleware", "/healthz"),
     ("  + X-Request-ID middleware", "request id", "/healthz"),
-    ("  + request metrics middleware: the service", "full", "/healthz"),
+    ("  + request metrics middleware", "full", "/healthz"),
+    ("  + FastAPI's entry, tracing off: the service", "entry", "/healthz"),
 ]
 
 
@@ -117,17 +129,26 @@ class Stacks:
 
     apps: Mapping[Stack, ASGIApp]
     states: Mapping[Stack, dict[str, Any]]
+    # What a stack's rungs run inside (the traced one: the drivers' instrumentation, which
+    # patches the driver for the whole process and so is on for that rung only).
+    during: dict[Stack, Callable[[], AbstractContextManager[None]]] = field(default_factory=dict)
+
+    def measured(self, stack: Stack) -> AbstractContextManager[None]:
+        return self.during.get(stack, nullcontext)()
 
 
 async def measure(stacks: Stacks, ladder: list[Step], calls: int, rounds: int) -> None:
     figures: dict[str, list[float]] = {name: [] for name, *_ in ladder}
     for _name, stack, path in ladder:  # warm-up: connections, statement caches
-        await cpu_us_per_request(stacks.apps[stack], path, stacks.states[stack], CALLERS * 20)
+        with stacks.measured(stack):
+            await cpu_us_per_request(stacks.apps[stack], path, stacks.states[stack], CALLERS * 20)
     for _ in range(rounds):
         for name, stack, path in ladder:
-            figures[name].append(
-                await cpu_us_per_request(stacks.apps[stack], path, stacks.states[stack], calls)
-            )
+            with stacks.measured(stack):
+                figure = await cpu_us_per_request(
+                    stacks.apps[stack], path, stacks.states[stack], calls
+                )
+            figures[name].append(figure)
     previous: float | None = None
     for name, *_ in ladder:
         median = statistics.median(figures[name])
@@ -136,7 +157,14 @@ async def measure(stacks: Stacks, ladder: list[Step], calls: int, rounds: int) -
         previous = median
 
 
-async def run(database_url: str, calls: int, rounds: int) -> None:
+def serving_receiver() -> AbstractContextManager[str]:
+    """An OTLP receiver in a process of its own; yields the URL for OTEL_EXPORTER_OTLP_ENDPOINT."""
+    arguments = ["-m", "uvicorn", "tests.support.otlp:standalone_receiver", "--factory"]
+    arguments += ["--app-dir", str(PROJECT), "--port", "{port}", "--log-level", "warning"]
+    return serving([*arguments, "--no-access-log"], "/")
+
+
+async def run(database_url: str, receiver: str, calls: int, rounds: int) -> None:
     os.environ["DATABASE_URL"] = database_url  # bare_fastapi.py reads it at start-up
     # Loaded by name: a driver's module is absent from a service without that driver.
     ladders = [READ_LADDERS[driver] for driver in DRIVERS if driver in READ_LADDERS]
@@ -146,21 +174,30 @@ async def run(database_url: str, calls: int, rounds: int) -> None:
         *rungs.routes,
         *(route for ladder in read_ladders for route in ladder.rungs.routes),
     ]
+    traced_settings = Settings(database_url=database_url, otel_exporter_otlp_endpoint=receiver)
+    traced_export = export_of(traced_settings)
+    assert traced_export is not None
+    traced = create_app(traced_settings)
+    traced.router.routes[:0] = [route for ladder in read_ladders for route in ladder.rungs.routes]
     apps: dict[Stack, ASGIApp] = {
         "bare": bare_app,
         "no middleware": middleware_stack(app, lambda _cls: False),
         "request id": middleware_stack(app, lambda cls: cls is CorrelationIdMiddleware),
         "full": app.build_middleware_stack(),
+        "entry": app,
+        # The whole app, not its middleware stack: FastAPI's telemetry wraps the stack.
+        "traced": traced,
     }
     # The tests' bounds (tests/support/harness.py): asgi-lifespan's default of 5 s is less than
     # the service's start-up can take on a busy machine.
     async with (
         LifespanManager(bare_app) as bare,
         LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as service,
+        LifespanManager(traced, startup_timeout=30, shutdown_timeout=30) as traced_service,
     ):
         # What asgi-lifespan puts in each request's scope: the lifespans' resources.
-        states: dict[Stack, dict[str, Any]] = {"bare": bare._state}
-        states |= dict.fromkeys(("no middleware", "request id", "full"), service._state)
+        states: dict[Stack, dict[str, Any]] = {"bare": bare._state, "traced": traced_service._state}
+        states |= dict.fromkeys(("no middleware", "request id", "full", "entry"), service._state)
         stacks = Stacks(apps, states)
         print(f"CPU per request: {CALLERS} callers, median of {rounds} rounds of {calls} calls")
         print("\ntrivial `async def`")
@@ -168,7 +205,10 @@ async def run(database_url: str, calls: int, rounds: int) -> None:
         for ladder in read_ladders:
             title, steps = await ladder.ladder(database_url)
             print(f"\n{title}")
-            await measure(stacks, steps, calls, rounds)
+            provider = provider_of(traced_export)
+            stacks.during["traced"] = functools.partial(ladder.while_traced, provider)
+            with ladder.untraced_between_rungs(provider):
+                await measure(stacks, steps, calls, rounds)
 
 
 def main() -> None:
@@ -178,8 +218,8 @@ def main() -> None:
     options = parser.parse_args()
     if options.calls < CALLERS or options.rounds < 1:
         parser.error(f"--calls must be at least {CALLERS} (the callers) and --rounds at least 1")
-    with migrated_database() as database_url:
-        uvloop.run(run(database_url, options.calls, options.rounds))
+    with migrated_database() as database_url, serving_receiver() as receiver:
+        uvloop.run(run(database_url, receiver, options.calls, options.rounds))
 
 
 if __name__ == "__main__":  # processes the service spawns import this module again

@@ -25,6 +25,7 @@ import aiohttp
 import httpx
 import httpx2
 from bench import PACKAGE, serving  # scripts/ is on sys.path when a script in it runs
+from httpx_aiohttp import AiohttpTransport as HttpxAiohttpTransport
 
 from {{ cookiecutter.package_name }}.outbound.client import build_http_client
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -76,6 +77,13 @@ def candidates(settings: Settings) -> dict[str, Callable[[], AbstractAsyncContex
             yield checked_get(client)
 
     @asynccontextmanager
+    async def httpx_over_aiohttp() -> AsyncIterator[Get]:
+        # The service's client before httpx2: the same transport, on httpx 0.28.
+        transport = HttpxAiohttpTransport(limits=httpx.Limits(max_connections=pool))
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+            yield checked_get(client)
+
+    @asynccontextmanager
     async def httpx2_default() -> AsyncIterator[Get]:
         limits = httpx2.Limits(max_connections=pool, max_keepalive_connections=pool)
         async with httpx2.AsyncClient(limits=limits, timeout=timeout) as client:
@@ -95,8 +103,9 @@ def candidates(settings: Settings) -> dict[str, Callable[[], AbstractAsyncContex
 
     return {
         f"httpx.AsyncClient {httpx.__version__}, default transport": httpx_default,
-        "httpx.AsyncClient + AiohttpTransport (the service's)": service_client,
-        f"httpx2.AsyncClient {httpx2.__version__}": httpx2_default,
+        f"httpx.AsyncClient {httpx.__version__} + AiohttpTransport": httpx_over_aiohttp,
+        f"httpx2.AsyncClient {httpx2.__version__}, its own pool": httpx2_default,
+        f"httpx2.AsyncClient {httpx2.__version__} + AiohttpTransport (the service's)": service_client,
         f"aiohttp.ClientSession {aiohttp.__version__} (the floor)": aiohttp_session,
     }
 
@@ -112,7 +121,7 @@ async def burst(get: Get, url: str, calls: int) -> float:
 async def measure(base: str, calls: int, runs: int, delays: list[float]) -> None:
     settings = Settings(http_max_connections=max(calls, Settings().http_max_connections))
     header = "".join(f"{f'{calls} x /delay/{d:g}':>20}" for d in delays)
-    print(f"{'client':<56}{header}")
+    print(f"{'client':<64}{header}")
     for name, make in candidates(settings).items():
         async with make() as get:
             await burst(get, f"{base}/delay/0", calls)  # warm-up: opens the connections
@@ -120,7 +129,7 @@ async def measure(base: str, calls: int, runs: int, delays: list[float]) -> None
             for delay in delays:
                 seconds = [await burst(get, f"{base}/delay/{delay:g}", calls) for _ in range(runs)]
                 cells.append(f"{min(seconds):.3f} - {max(seconds):.3f} s")
-        print(f"{name:<56}{''.join(f'{cell:>20}' for cell in cells)}", flush=True)
+        print(f"{name:<64}{''.join(f'{cell:>20}' for cell in cells)}", flush=True)
     print(f"\ntarget: 100 calls of 0.3 s in under {TARGET_SECONDS} s through the shared client")
 
 

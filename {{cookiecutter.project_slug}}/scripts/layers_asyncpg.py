@@ -1,12 +1,17 @@
 """The asyncpg read's ladder for scripts/bench_layers.py: from bare FastAPI's read
-(scripts/bare_asyncpg.py) to the service's GET /async/items/{id}, one layer at a time."""
+(scripts/bare_asyncpg.py) to the service's GET /async/items/{id}, one layer at a time, and the
+same with traces exported."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from fastapi import APIRouter, Request
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.trace import TracerProvider
 
-from {{ cookiecutter.package_name }}.db.asyncpg_pool import AsyncpgPool
+from {{ cookiecutter.package_name }}.db.asyncpg_pool import AsyncpgPool, traced_asyncpg_statements
 from {{ cookiecutter.package_name }}.dependencies import AsyncpgPoolDep, SettingsDep, resources_of
 from {{ cookiecutter.package_name }}.items import async_repository
 from {{ cookiecutter.package_name }}.items.http import ItemId
@@ -52,6 +57,22 @@ async def injected_read(item_id: ItemId, pool: AsyncpgPoolDep, settings: Setting
 rungs.add_api_route("/read/{item_id}", async_items.read_async_item)
 
 
+# asyncpg's instrumentation patches asyncpg's classes for the process, and the traced copy of
+# the service switched it on at start-up: it would give every other rung's statements spans
+# too. So it is off between rungs and on for the traced one.
+while_traced = traced_asyncpg_statements
+
+
+@contextmanager
+def untraced_between_rungs(provider: TracerProvider) -> Iterator[None]:
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    instrumentor.uninstrument()
+    try:
+        yield
+    finally:
+        instrumentor.instrument(tracer_provider=provider)  # as the traced lifespan left it
+
+
 async def an_item(database_url: str) -> int:
     conn = await asyncpg.connect(database_url)
     try:
@@ -90,5 +111,11 @@ async def ladder(database_url: str) -> tuple[str, list["Step"]]:
             "/async/items" + item,
         ),
         ("  + X-Request-ID middleware", "request id", "/async/items" + item),
-        ("  + request metrics middleware: the service", "full", "/async/items" + item),
+        ("  + request metrics middleware", "full", "/async/items" + item),
+        ("  + FastAPI's entry, tracing off: the service", "entry", "/async/items" + item),
+        (
+            "  + traces exported (OTEL_EXPORTER_OTLP_ENDPOINT set)",
+            "traced",
+            "/async/items" + item,
+        ),
     ]

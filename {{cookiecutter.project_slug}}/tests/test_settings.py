@@ -25,6 +25,11 @@ INVALID_ENVIRONMENT = {
     "no-thread-tokens": ({"ANYIO_THREAD_TOKENS": "0"}, "ANYIO_THREAD_TOKENS"),
     "no-executor-threads": ({"TO_THREAD_MAX_WORKERS": "0"}, "TO_THREAD_MAX_WORKERS"),
     "negative-timeout": ({"SHUTDOWN_TIMEOUT": "-1"}, "SHUTDOWN_TIMEOUT"),
+    "otlp-endpoint-not-a-url": (
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"},
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ),
+    "otlp-protocol-grpc": ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_PROTOCOL"),
     **{
         f"{driver}-negative-acquire-timeout": (
             {f"{driver.upper()}_ACQUIRE_TIMEOUT": "-1"},

@@ -11,6 +11,7 @@ from .lessons import lessons_router
 from .lifespan import build_lifespan
 from .observability.metrics import Metrics, RequestMetricsMiddleware
 from .observability.request_id import add_request_id_middleware
+from .observability.tracing import UntracedPaths, export_of, telemetry_config
 from .routes import (
 {% if cookiecutter.database != "psycopg2" %}
     async_items,
@@ -39,11 +40,14 @@ DISTRIBUTION = metadata("{{ cookiecutter.project_slug }}")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     request_metrics = Metrics()
+    export = export_of(settings)
     app = FastAPI(
         title={{ cookiecutter.project_name | tojson }},
         description=DISTRIBUTION["Summary"] or "",
         version=DISTRIBUTION["Version"],
         lifespan=build_lifespan(settings, request_metrics),
+        # Traces only with an OTLP endpoint set; FastAPI's telemetry makes the request spans.
+        telemetry=telemetry_config(export),
     )
     # Routes are matched one by one in this order (no prefix index), so the service's own
     # routes come first: ~1 us per route passed over.
@@ -69,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 {% endif %}
     app.include_router(metrics.router)
     register_error_handlers(app)
+    if export is not None:
+        app.add_middleware(UntracedPaths)
     app.add_middleware(RequestMetricsMiddleware, metrics=request_metrics)
     add_request_id_middleware(app)
     return app

@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI
+from opentelemetry.trace import TracerProvider
 
 {% if cookiecutter.database != "psycopg2" %}
 from .db.asyncpg_pool import (
@@ -26,6 +27,7 @@ from .db.asyncpg_pool import (
     asyncpg_readiness,
     close_asyncpg_pool,
     open_asyncpg_pool,
+    traced_asyncpg_statements,
 )
 {% endif %}
 from .db.migrate import schema_revisions
@@ -42,6 +44,7 @@ from .db.readiness import ReadinessCheck
 from .dev.upstream_stub import stub_in_background
 {% endif %}
 from .observability.metrics import Metrics, monitor_loop_lag, thread_token_gauges
+from .observability.tracing import export_of, flush, start_exporting
 {% if cookiecutter.outbound_http == "yes" %}
 from .outbound.client import Upstream, build_http_client
 {% endif %}
@@ -109,6 +112,17 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
     # First in, so last out: after the pools have closed, this worker leaves the live sums.
     stack.callback(metrics.forget_this_process)
     size_thread_pools(settings)
+    export = export_of(settings)
+    tracer_provider: TracerProvider | None = None
+    if export is not None:
+        # Before anything connects, so every statement and call is traced. Starting the
+        # exporter opens an HTTP session: a thread. At exit, after the pools have closed,
+        # the last spans are sent (bounded), while the process still has them.
+        tracer_provider = await asyncio.to_thread(start_exporting, export)
+        stack.push_async_callback(asyncio.to_thread, flush, settings.shutdown_timeout)
+{% if cookiecutter.database != "psycopg2" %}
+        stack.enter_context(traced_asyncpg_statements(tracer_provider))
+{% endif %}
     metrics.watch(thread_token_gauges)
     schema = await asyncio.to_thread(schema_revisions)
     readiness: dict[str, ReadinessCheck] = {}
@@ -127,7 +141,9 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
 {% if cookiecutter.database != "asyncpg" %}
 
     # Opening psycopg2 connections blocks: do it in a thread, not on the loop.
-    psycopg2_pool = await asyncio.to_thread(open_psycopg2_pool, settings, database_url)
+    psycopg2_pool = await asyncio.to_thread(
+        open_psycopg2_pool, settings, database_url, tracer_provider
+    )
     pool_closes.append(partial(asyncio.to_thread, psycopg2_pool.close, settings.shutdown_timeout))
     readiness["psycopg2"] = partial(psycopg2_readiness, psycopg2_pool, schema)
     metrics.watch(partial(psycopg2_gauges, psycopg2_pool))
@@ -141,7 +157,7 @@ async def open_resources(settings: Settings, metrics: Metrics, stack: AsyncExitS
         logger.info("upstream stub serving on %s (UPSTREAM_URL unset)", upstream_url)
     # One client for the whole process: it owns the connection pool to upstreams. Building
     # it loads the CA bundle from disk, so that happens in a thread.
-    http_client = await asyncio.to_thread(build_http_client, settings)
+    http_client = await asyncio.to_thread(build_http_client, settings, tracer_provider)
     stack.push_async_callback(http_client.aclose)
 {% endif %}
 

@@ -15,9 +15,7 @@ from typing import Annotated, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
-{% if cookiecutter.outbound_http == "yes" %}
 from pydantic.networks import HttpUrl
-{% endif %}
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .observability.log_config import LogFormat
@@ -67,6 +65,17 @@ class Settings(BaseSettings):
     # console for a person at a terminal; json for a log pipeline (the image sets it).
     log_format: LogFormat = "console"
     shutdown_timeout: PositiveSeconds = 10.0
+
+    # -- Traces: OpenTelemetry over OTLP/HTTP (observability/tracing.py) --
+    # Unset: no tracing at all. Set to a collector's base URL (http://otel-collector:4318),
+    # spans go to <it>/v1/traces. The SDK's other OTEL_* variables (sampler, batch delay,
+    # headers, resource attributes) it reads from the environment itself.
+    otel_exporter_otlp_endpoint: HttpUrl | None = None
+    # The traces-only variant, used as given (no /v1/traces added); wins over the one above.
+    otel_exporter_otlp_traces_endpoint: HttpUrl | None = None
+    # The one protocol the service ships an exporter for (grpc would need another package).
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] = "http/protobuf"
+    otel_service_name: str = Field(default="{{ cookiecutter.project_slug }}", min_length=1)
 {% if cookiecutter.lessons == "yes" %}
 
     # -- Lessons: the /lesson routes (lessons/), and their CPU process pool --

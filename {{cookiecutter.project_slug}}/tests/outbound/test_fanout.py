@@ -59,7 +59,7 @@ async def test_fanout_calls_overlap_at_the_stub_and_return_every_result(
     assert response.status_code == 200
     fanout = response.json()
     assert fanout["n"] == n
-    assert [call["body"] for call in fanout["results"]] == [{"delay": DELAY}] * n
+    assert [call["body"] for call in fanout["results"]] == [{"delay": DELAY, "headers": {}}] * n
     assert all(call["status"] == 200 for call in fanout["results"])
     # All n calls were inside the stub at once (one after another, it would be 1)...
     assert fresh_stub.in_flight.peak == n

@@ -18,7 +18,7 @@ async def test_upstream_stub_answers_after_the_delay_it_was_asked_for() -> None:
         answered = await client.get("/delay/0.01")
         refused = await client.get("/delay/11")
     assert answered.status_code == 200
-    assert answered.json() == {"delay": 0.01}
+    assert answered.json() == {"delay": 0.01, "headers": {}}
     assert refused.status_code == 422
 
 
@@ -41,4 +41,4 @@ def test_the_stub_runs_as_its_own_program_on_host_and_port_from_the_environment(
         stub.terminate()
         stub.wait(timeout=30)
     assert response.status_code == 200
-    assert response.json() == {"delay": 0.0}
+    assert response.json() == {"delay": 0.0, "headers": {}}

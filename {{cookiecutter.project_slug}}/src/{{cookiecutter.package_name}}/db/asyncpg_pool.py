@@ -11,11 +11,13 @@ round trip, no cost in the steady state. asyncpg keeps the socket private
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.trace import TracerProvider
 from prometheus_client.core import GaugeMetricFamily
 
 from ..settings import Settings
@@ -59,6 +61,19 @@ async def open_asyncpg_pool(settings: Settings, database_url: str) -> AsyncpgPoo
     )
     logger.info("asyncpg pool open: %d-%d connections", pool.get_min_size(), pool.get_max_size())
     return pool
+
+
+@contextmanager
+def traced_asyncpg_statements(tracer_provider: TracerProvider) -> Iterator[None]:
+    """A span per statement (tracing on), until the lifespan ends. The instrumentation wraps
+    asyncpg's connection classes, so it covers every asyncpg connection of the process."""
+    # The instrumentation (a beta release) has no annotations on its constructor.
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    instrumentor.instrument(tracer_provider=tracer_provider)
+    try:
+        yield
+    finally:
+        instrumentor.uninstrument()
 
 
 async def close_asyncpg_pool(pool: AsyncpgPool, grace_seconds: float) -> None:

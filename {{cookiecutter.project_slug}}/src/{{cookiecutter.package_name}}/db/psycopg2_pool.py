@@ -43,6 +43,8 @@ from typing import Any
 
 import psycopg2
 import psycopg2.extensions
+from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor
+from opentelemetry.trace import TracerProvider
 from prometheus_client.core import GaugeMetricFamily
 from psycopg2.sql import Composable
 
@@ -135,6 +137,7 @@ class Psycopg2Pool:
         acquire_timeout: float,
         max_lifetime: float = 3600.0,
         statement_timeout: float | None = None,
+        tracer_provider: TracerProvider | None = None,
         **connect_kwargs: Any,
     ) -> None:
         """`connect_kwargs` go to every psycopg2.connect (libpq parameters such as
@@ -145,6 +148,7 @@ class Psycopg2Pool:
         self._connect_kwargs = connect_kwargs
         self._acquire_timeout = acquire_timeout
         self._max_lifetime = max_lifetime
+        self._tracer_provider = tracer_provider
         self._timeout_prefix = (
             ""
             if statement_timeout is None
@@ -193,6 +197,12 @@ class Psycopg2Pool:
         )
         assert isinstance(conn, PooledConnection)
         conn.cursor_factory = TimeoutCursor
+        if self._tracer_provider is not None:
+            # A span per statement (tracing on): the instrumentation wraps this connection's
+            # cursors around TimeoutCursor, so each span shows the statement as the code
+            # wrote it, without the SET LOCAL in front. Per connection, not psycopg2.connect
+            # patched for the process: that would put its cursors in place of TimeoutCursor.
+            Psycopg2Instrumentor.instrument_connection(conn, self._tracer_provider)
         conn.timeout_prefix = self._timeout_prefix
         conn.expires_at = time.monotonic() + self._max_lifetime * (
             1 - LIFETIME_JITTER * random.random()  # noqa: S311 (spreading, not security)
@@ -350,7 +360,9 @@ class Psycopg2Pool:
             conn.close()
 
 
-def open_psycopg2_pool(settings: Settings, database_url: str) -> Psycopg2Pool:
+def open_psycopg2_pool(
+    settings: Settings, database_url: str, tracer_provider: TracerProvider | None = None
+) -> Psycopg2Pool:
     """Blocking (it opens the minimum of connections): the lifespan calls it in a thread."""
     pool = Psycopg2Pool(
         database_url,
@@ -361,6 +373,7 @@ def open_psycopg2_pool(settings: Settings, database_url: str) -> Psycopg2Pool:
         # Sent with each statement (SET LOCAL), not as the `options` startup parameter,
         # which PgBouncer refuses: see TimeoutCursor.
         statement_timeout=settings.psycopg2_statement_timeout,
+        tracer_provider=tracer_provider,
         connect_timeout=settings.psycopg2_connect_timeout,
         application_name=f"{settings.database_application_name}/psycopg2",
     )

@@ -1,7 +1,8 @@
 """The upstream this service calls, shipped with it: `python -m {{ cookiecutter.package_name }}.dev.upstream_stub`.
 
-It speaks the httpbin convention (`GET /delay/{seconds}` answers 200 JSON after that delay),
-so a real httpbin can replace it. Compose runs it as a service; tests serve it on a free
+It speaks the httpbin convention (`GET /delay/{seconds}` answers 200 JSON after that delay,
+with the request's headers under "headers": here only the W3C trace headers, which show
+whether the caller carried its trace on), so a real httpbin can replace it. Compose runs it as a service; tests serve it on a free
 local port, so outbound calls are proven against a real HTTP server.
 """
 
@@ -11,8 +12,8 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
 import uvicorn
-from fastapi import FastAPI, Path
-from pydantic import Field
+from fastapi import FastAPI, Path, Request
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..observability.log_config import LogFormat, configure_logging
@@ -31,11 +32,20 @@ class UpstreamSettings(BaseSettings):
     log_format: LogFormat = "console"
 
 
+TRACE_HEADERS = ("traceparent", "tracestate")
+
+
+class Delayed(BaseModel):
+    delay: float
+    headers: dict[str, str]
+
+
 @app.get("/delay/{seconds}")
-async def delay(seconds: Annotated[float, Path(ge=0, le=10)]) -> dict[str, float]:
+async def delay(seconds: Annotated[float, Path(ge=0, le=10)], request: Request) -> Delayed:
     # asyncio.sleep: the stub must serve many slow calls at once, like a real upstream.
     await asyncio.sleep(seconds)
-    return {"delay": seconds}
+    received = {name: request.headers[name] for name in TRACE_HEADERS if name in request.headers}
+    return Delayed(delay=seconds, headers=received)
 
 
 @asynccontextmanager

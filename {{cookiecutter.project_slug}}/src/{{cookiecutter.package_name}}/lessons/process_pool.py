@@ -20,6 +20,7 @@ from fastapi import Depends, Request, status
 
 from ..errors import ServiceError
 from ..observability.log_config import LogFormat, configure_logging
+from ..observability.tracing import Export, export_of, start_exporting
 from ..settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class CpuWorkersLost(ServiceError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
-def start_cpu_worker(log_format: LogFormat, log_level: str) -> None:
+def start_cpu_worker(log_format: LogFormat, log_level: str, export: Export | None) -> None:
     """The first thing each CPU worker process runs (the pool's initializer)."""
     # Ctrl-C at a terminal sends SIGINT to the whole foreground process group: the server
     # and these workers alike. The server stops them itself (CpuPool.shutdown, from the
@@ -42,19 +43,23 @@ def start_cpu_worker(log_format: LogFormat, log_level: str) -> None:
     # first and print its traceback over the server's shutdown lines.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(log_format, log_level)
+    if export is not None:
+        # Its own exporter: spans made here are sent from here (the SDK sends what is left
+        # when the process exits at the pool's shutdown).
+        start_exporting(export)
 
 
 def start_process_pool(settings: Settings) -> ProcessPoolExecutor:
     """Blocking (it starts processes): call it in a thread."""
     # "spawn", not fork: forking a process that already runs threads (the pools' and
     # AnyIO's) can copy a held lock into the child and deadlock it. A spawned process
-    # starts with no logging setup: the initializer gives it the server's.
+    # starts with no logging setup and no tracing: the initializer gives it the server's.
     workers = settings.cpu_workers
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=start_cpu_worker,
-        initargs=(settings.log_format, settings.log_level),
+        initargs=(settings.log_format, settings.log_level, export_of(settings)),
     )
     # Start every worker now (one task each, all at once), so the first request does not
     # pay for process start-up.

@@ -1,7 +1,9 @@
-"""/lesson/request-id: one request, its id on the log line of every place its work runs.
+"""/lesson/request-id: one request, its id on the log line of every place its work runs, and
+(tracing on) one trace with a span from each place.
 
-Each place logs one line with its name in `place`; none of them passes the id to the logger:
-the logging filter finds it, except in another process, which is handed it explicitly.
+Each place logs one line with its name in `place` and makes a span of that name; none of them
+passes the id or the span to anything: the logging filter and the tracer find them in the
+context, except in another process, which is handed both explicitly.
 """
 
 import asyncio
@@ -15,6 +17,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from ..observability.request_id import current_request_id, run_with_request_id
+from ..observability.tracing import run_with_trace_context, trace_carrier, tracer
 from .process_pool import CpuPoolDep
 
 router = APIRouter(prefix="/lesson/request-id", tags=["lesson"])
@@ -33,9 +36,15 @@ class Trace(BaseModel):
 
 
 def log_from(place: str) -> Place:
-    """Module-level, so a process pool can pickle it by reference."""
-    logger.info("request passed through %s", place, extra={"place": place})
-    return Place(place=place, pid=os.getpid(), thread=threading.current_thread().name)
+    """Module-level, so a process pool can pickle it by reference. The span's parent is
+    whatever span is current here: the request's, if its context made it across."""
+    thread = threading.current_thread().name
+    attributes: dict[str, str | int] = {"thread.name": thread, "process.pid": os.getpid()}
+    # This process's tracer, taken when the span starts: in a CPU worker process, the one its
+    # initializer started; while tracing is off, one whose spans record nothing.
+    with tracer(__name__).start_as_current_span(place, attributes=attributes):
+        logger.info("request passed through %s", place, extra={"place": place})
+    return Place(place=place, pid=os.getpid(), thread=thread)
 
 
 def def_dependency() -> Place:
@@ -60,9 +69,17 @@ async def trace_every_place(
             None, contextvars.copy_context().run, log_from, "loop.run_in_executor"
         )
     )
-    # Context variables do not cross processes: the id travels as an argument.
+    # Context variables do not cross processes: the id travels as an argument, and so does
+    # the trace context, as W3C headers (`traceparent`).
     places.append(
-        await processes.run(run_with_request_id, current_request_id(), log_from, "process pool")
+        await processes.run(
+            run_with_request_id,
+            current_request_id(),
+            run_with_trace_context,
+            trace_carrier(),
+            log_from,
+            "process pool",
+        )
     )
     return Trace(request_id=current_request_id(), places=places)
 

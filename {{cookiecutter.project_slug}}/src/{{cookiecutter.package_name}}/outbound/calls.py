@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 
-import httpx
+import httpx2
 from fastapi import status
 from pydantic import BaseModel, JsonValue
 
@@ -38,7 +38,7 @@ def delay_url(upstream: str, delay: float) -> str:
     return f"{upstream.rstrip('/')}/delay/{delay}"
 
 
-async def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+async def read_capped(response: httpx2.Response, max_bytes: int) -> bytes:
     """The body, read as it streams in, abandoned as soon as it exceeds `max_bytes`: a huge
     or endless body costs at most `max_bytes` of memory, never more."""
     declared = response.headers.get("content-length", "")
@@ -52,7 +52,7 @@ async def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-async def call_upstream(client: httpx.AsyncClient, url: str, settings: Settings) -> UpstreamCall:
+async def call_upstream(client: httpx2.AsyncClient, url: str, settings: Settings) -> UpstreamCall:
     started = time.perf_counter()
     try:
         # One deadline for the whole call. The client's timeouts bound each wait (a pooled
@@ -71,11 +71,11 @@ async def call_upstream(client: httpx.AsyncClient, url: str, settings: Settings)
         raise UpstreamTimedOut(
             f"upstream call took longer than HTTP_CALL_TIMEOUT ({settings.http_call_timeout} s)"
         ) from exc
-    except httpx.TimeoutException as exc:
+    except httpx2.TimeoutException as exc:
         raise UpstreamTimedOut(f"upstream did not answer in time ({type(exc).__name__})") from exc
-    except httpx.HTTPStatusError as exc:
+    except httpx2.HTTPStatusError as exc:
         raise UpstreamFailed(f"upstream answered {exc.response.status_code}") from exc
-    except httpx.RequestError as exc:  # refused, hung up, garbled
+    except httpx2.RequestError as exc:  # refused, hung up, garbled
         raise UpstreamFailed(f"upstream unreachable ({type(exc).__name__})") from exc
     except ValueError as exc:  # the body was not JSON (or not UTF-8)
         raise UpstreamFailed("upstream answered something other than JSON") from exc
