@@ -48,7 +48,7 @@ PACKAGES = (
     "passwd",  # useradd: the embedded PostgreSQL runs as a user it creates
     "pgbouncer",  # tests/test_pgbouncer.py starts Debian's binary
     "prometheus",  # promtool: tests/test_metrics.py lints /metrics with it
-    "mount",  # tests/test_file_space.py mounts a small tmpfs
+    "mount",  # tests/files/test_file_space.py mounts a small tmpfs
 )
 MMDEBSTRAP = [
     "--quiet",

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import TEMPLATE_DIR
+from .bakes import TEMPLATE_DIR
 
 pytestmark = pytest.mark.slow
 

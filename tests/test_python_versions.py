@@ -31,7 +31,8 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 from . import sid
-from .conftest import SERVER_URL, TEMPLATE_DIR
+from .bakes import TEMPLATE_DIR
+from .conftest import SERVER_URL
 from .mutants import MUTANTS
 from .shell import failure_excerpt
 from .test_generated_suite import GENERATED_SUITE, PGBOUNCER_PROOF
@@ -41,11 +42,13 @@ from .test_mutants import bake_only
 TOOL_PROOFS = (
     PGBOUNCER_PROOF,
     "PASSED tests/test_metrics.py::test_prometheus_linter_accepts_the_exposition",
-    "PASSED tests/test_file_space.py::"
+    "PASSED tests/files/test_file_space.py::"
     "test_uploads_are_refused_with_507_while_the_volume_keeps_its_margin",
 )
 ANTI_PATTERN = next(m for m in MUTANTS if m.id == "anti-pattern-fixed")
-BLOCKBUSTER_PROOF = "tests/test_lesson.py::test_blockbuster_catches_time_sleep_inside_async_def"
+BLOCKBUSTER_PROOF = (
+    "tests/lessons/test_waiting.py::test_blockbuster_catches_time_sleep_inside_async_def"
+)
 # Under xdist the suite shares two cores with the rest of the template's tests.
 SUITE_TIMEOUT = 1800.0
 

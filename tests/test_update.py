@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import TEMPLATE_DIR
+from .bakes import TEMPLATE_DIR
 from .shell import run
 
 CRUFT = str(Path(sys.executable).parent / "cruft")
