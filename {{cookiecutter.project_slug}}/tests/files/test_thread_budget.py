@@ -14,15 +14,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import anyio.to_thread
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from starlette.types import Message
 
-from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support.harness import request_scope, running_app
+from ..support.harness import request_scope, running_app, started_app
 
 TOKENS = 4
 # Generous bounds on things that take milliseconds when right; when wrong they never happen.
@@ -100,15 +97,11 @@ async def test_slow_downloaders_beyond_the_thread_tokens_leave_the_def_routes_an
             first_chunk_sent += 1
             await reading.wait()
 
-    app = create_app(settings)
-    async with LifespanManager(app) as manager, asyncio.TaskGroup() as group:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://service.test"
-        )
+    async with started_app(settings) as (app, client), asyncio.TaskGroup() as group:
         scope = request_scope("GET", "/sync/files/big.bin")
 
         async def download() -> None:
-            await manager.app(dict(scope), receive, slow_client_send)
+            await app(dict(scope), receive, slow_client_send)
 
         for _ in range(downloaders):
             group.create_task(download())
@@ -123,4 +116,3 @@ async def test_slow_downloaders_beyond_the_thread_tokens_leave_the_def_routes_an
             assert listing.status_code == 200
         finally:
             reading.set()
-            await client.aclose()
