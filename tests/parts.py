@@ -15,3 +15,7 @@ PART_VARIANTS: dict[str, dict[str, str]] = {
     },
     "psycopg2-without-lessons": {"lessons": "no", "database": "psycopg2"},
 }
+
+# The variants whose whole suite runs and whose mutants are killed again: the service a team
+# ships with the fewest parts, on each driver. The others change one option each.
+LEAN_VARIANTS = ("leanest", "psycopg2-without-lessons")
