@@ -34,8 +34,8 @@ PGBOUNCER_PROOF = (
 GENERATED_SUITE = ["uv", "run", "--no-sync", "pytest", "-q", "-rpfE", "-p", "no:cacheprovider"]
 # Bakes whose drivers differ from the defaults': their embedded path is not the defaults'.
 DRIVER_VARIANTS = tuple(name for name, parts in PART_VARIANTS.items() if "database" in parts)
-# A whole suite takes 4-5 minutes alone on a quiet 2-core machine, and more than twice that
-# beside the rest of the template's tests.
+# The defaults' whole suite takes 9 minutes alone on a quiet 2-core machine, and more beside
+# the rest of the template's tests.
 SUITE_TIMEOUT = 1500.0
 WIRING_TESTS = [
     "tests/test_settings.py",
