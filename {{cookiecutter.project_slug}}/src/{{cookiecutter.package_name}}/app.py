@@ -4,6 +4,7 @@ from importlib.metadata import metadata
 
 from fastapi import FastAPI
 
+from .auth.tokens import REQUIRE_TOKEN, TOKEN_REFUSED, warn_if_writes_are_open
 from .errors import register_error_handlers
 {% if cookiecutter.lessons == "yes" %}
 from .lessons import lessons_router
@@ -49,23 +50,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Traces only with an OTLP endpoint set; FastAPI's telemetry makes the request spans.
         telemetry=telemetry_config(export),
     )
+    warn_if_writes_are_open(settings)
+    # The write routes ask for a token themselves; API_TOKENS_FOR_READS puts the check first
+    # on every route of the data routers, reads included (FastAPI runs it once per request).
+    closed = settings.api_tokens_for_reads
+    guard = [REQUIRE_TOKEN] if closed else []
+    refused = TOKEN_REFUSED if closed else {}
     # Routes are matched one by one in this order (no prefix index), so the service's own
     # routes come first: ~1 us per route passed over.
     app.include_router(health.router)
 {% if cookiecutter.database != "psycopg2" %}
-    app.include_router(async_items.router)
+    app.include_router(async_items.router, dependencies=guard, responses=refused)
 {% endif %}
 {% if cookiecutter.database != "asyncpg" %}
-    app.include_router(sync_items.router)
+    app.include_router(sync_items.router, dependencies=guard, responses=refused)
 {% endif %}
 {% if cookiecutter.database != "asyncpg" %}
-    app.include_router(bridge.router)
+    app.include_router(bridge.router, dependencies=guard, responses=refused)
 {% endif %}
 {% if cookiecutter.outbound_http == "yes" %}
     app.include_router(fanout.router)
 {% endif %}
 {% if cookiecutter.file_storage == "yes" %}
-    app.include_router(files.router)
+    app.include_router(files.router, dependencies=guard, responses=refused)
 {% endif %}
 {% if cookiecutter.lessons == "yes" %}
     if settings.enable_lessons:

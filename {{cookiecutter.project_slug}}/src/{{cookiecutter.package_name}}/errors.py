@@ -6,7 +6,8 @@ FastAPI uses for its own errors. Nothing a client can send ends in a 500.
 """
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -16,6 +17,8 @@ from fastapi.responses import JSONResponse
 
 class ServiceError(Exception):
     status_code: int = status.HTTP_500_INTERNAL_SERVER_ERROR
+    # Headers the answer carries (a 401's WWW-Authenticate).
+    headers: ClassVar[Mapping[str, str] | None] = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -40,7 +43,7 @@ class BadContentLength(ServiceError):
 async def service_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     # `async def`: building a small JSON answer needs no thread.
     assert isinstance(exc, ServiceError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 def json_safe(value: Any) -> Any:

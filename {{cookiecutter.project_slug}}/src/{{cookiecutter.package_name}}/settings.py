@@ -6,7 +6,9 @@ that names the variable.
 """
 
 {% if cookiecutter.lessons == "yes" %}
+import hashlib
 import os
+import re
 {% endif %}
 {% if cookiecutter.file_storage == "yes" %}
 from pathlib import Path
@@ -14,9 +16,9 @@ from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic.networks import HttpUrl
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .observability.log_config import LogFormat
 
@@ -47,6 +49,40 @@ DRIVERS = ("{{ cookiecutter.database }}",)
 {% endif %}
 PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
 
+# A plain token: what RFC 6750 lets a Bearer header carry, and long enough not to be guessed.
+PLAIN_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
+HASHED_TOKEN = re.compile(r"sha256:([0-9A-Fa-f]{64})")
+
+
+def split_tokens(value: object) -> object:
+    """API_TOKENS is comma-separated (no JSON): `a,b` while rotating from a to b."""
+    if isinstance(value, str):
+        return [token.strip() for token in value.split(",") if token.strip()]
+    return value
+
+
+def token_digest(token: object) -> bytes:
+    """The SHA-256 of a token, from the token itself or from `sha256:<hex>`.
+
+    Settings keep digests only, so no repr or log of them shows a token; auth/tokens.py
+    compares digests, which all have one length.
+    """
+    if not isinstance(token, str):
+        raise ValueError("each token must be text")
+    if hashed := HASHED_TOKEN.fullmatch(token):
+        return bytes.fromhex(hashed.group(1))
+    if token.startswith("sha256:"):
+        raise ValueError("a hashed token is sha256: and 64 hex digits")
+    if not PLAIN_TOKEN.fullmatch(token):
+        raise ValueError(
+            "each token is at least 16 characters of A-Z a-z 0-9 - . _ ~ + / "
+            "(then = padding), or sha256:<64 hex digits>"
+        )
+    return hashlib.sha256(token.encode()).digest()
+
+
+TokenDigest = Annotated[bytes, BeforeValidator(token_digest)]
+
 
 class Settings(BaseSettings):
     # extra="ignore": .env is shared with docker compose, which reads POSTGRES_PASSWORD.
@@ -65,6 +101,18 @@ class Settings(BaseSettings):
     # console for a person at a terminal; json for a log pipeline (the image sets it).
     log_format: LogFormat = "console"
     shutdown_timeout: PositiveSeconds = 10.0
+
+    # -- Credentials: bearer tokens for the write routes (auth/tokens.py) --
+    # development: without API_TOKENS the writes are open, said once at start-up (WARNING).
+    # production (the image, compose, Kubernetes): start-up refuses without API_TOKENS.
+    environment: Literal["development", "production"] = "development"
+    # Comma-separated; each a token or its SHA-256 as sha256:<hex>, so the environment need
+    # not hold the token itself. Two at once while rotating (README, "Tokens").
+    api_tokens: Annotated[
+        tuple[TokenDigest, ...], NoDecode, BeforeValidator(split_tokens), Field(repr=False)
+    ] = ()
+    # The item and file reads ask for a token too; /healthz, /readyz and /metrics never do.
+    api_tokens_for_reads: bool = False
 
     # -- Traces: OpenTelemetry over OTLP/HTTP (observability/tracing.py) --
     # Unset: no tracing at all. Set to a collector's base URL (http://otel-collector:4318),
@@ -162,6 +210,17 @@ class Settings(BaseSettings):
     to_thread_max_workers: int = Field(default=40, ge=1, le=1000)
 
     @model_validator(mode="after")
+    def check_tokens_where_they_are_needed(self) -> Self:
+        if self.environment == "production" and not self.api_tokens:
+            raise ValueError(
+                "API_TOKENS is empty, and ENVIRONMENT=production refuses to serve writes "
+                'to anyone: set at least one token (README, "Tokens")'
+            )
+        if self.api_tokens_for_reads and not self.api_tokens:
+            raise ValueError("API_TOKENS_FOR_READS=true needs API_TOKENS")
+        return self
+
+    @model_validator(mode="after")
     def check_pool_bounds(self) -> Self:
         for driver in DRIVERS:
             low = getattr(self, f"{driver}_pool_min_size")
@@ -194,7 +253,8 @@ def describe_error(error: ValidationError) -> str:
     """One line per problem, naming the environment variable rather than the field."""
     lines = []
     for problem in error.errors():
-        variable = str(problem["loc"][0]).upper() if problem["loc"] else "configuration"
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"invalid configuration: {variable}: {message}")
+        # A check across settings (a model validator) names its variables in its message.
+        where = f"{str(problem['loc'][0]).upper()}: " if problem["loc"] else ""
+        lines.append(f"invalid configuration: {where}{message}")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ in items/schemas.py.
 
 from fastapi import APIRouter, Response, status
 
+from ..auth.tokens import REQUIRE_TOKEN, TOKEN_REFUSED
 from ..dependencies import AsyncpgPoolDep, SettingsDep
 from ..items import async_repository as repository
 from ..items.http import (
@@ -24,7 +25,12 @@ from ..items.schemas import Item, ItemIn, ItemPage
 router = APIRouter(prefix="/async/items", tags=["items: asyncpg"], responses=UNAVAILABLE)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=UNPARSABLE)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={**UNPARSABLE, **TOKEN_REFUSED},
+    dependencies=[REQUIRE_TOKEN],
+)
 async def create_async_item(
     new: ItemIn, pool: AsyncpgPoolDep, settings: SettingsDep, response: Response
 ) -> Item:
@@ -63,7 +69,11 @@ async def read_async_item(item_id: ItemId, pool: AsyncpgPoolDep, settings: Setti
     return found(item)
 
 
-@router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE})
+@router.put(
+    "/{item_id}",
+    responses={**NOT_FOUND, **UNPARSABLE, **TOKEN_REFUSED},
+    dependencies=[REQUIRE_TOKEN],
+)
 async def replace_async_item(
     item_id: ItemId, new: ItemIn, pool: AsyncpgPoolDep, settings: SettingsDep
 ) -> Item:
@@ -74,7 +84,12 @@ async def replace_async_item(
         return found(await repository.replace_item(conn, item_id, new))
 
 
-@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+@router.delete(
+    "/{item_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**NOT_FOUND, **TOKEN_REFUSED},
+    dependencies=[REQUIRE_TOKEN],
+)
 async def delete_async_item(item_id: ItemId, pool: AsyncpgPoolDep, settings: SettingsDep) -> None:
     """Delete an item (asyncpg)."""
     # `async def`: one awaited DELETE; the 404 is raised after the connection is back.

@@ -15,6 +15,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from ..auth.tokens import REQUIRE_TOKEN, TOKEN_REFUSED
 from ..dependencies import SettingsDep
 from ..errors import BadContentLength, UploadTooLarge
 from ..files.store import NAME_MAX_LENGTH, NAME_PATTERN, FileStore, StoredFile, read_chunks
@@ -108,7 +109,10 @@ def download_file(name: FileName, files: FileStoreDep) -> StreamingResponse:
         status.HTTP_507_INSUFFICIENT_STORAGE: {
             "description": "it would leave less than FILES_MIN_FREE_BYTES free"
         },
+        **TOKEN_REFUSED,
     },
+    # First of its dependencies: a client without a token learns nothing of the limits.
+    dependencies=[REQUIRE_TOKEN],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -148,7 +152,12 @@ async def upload_file(
     return stored
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses={**REFUSED, **MISSING})
+@router.delete(
+    "/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**REFUSED, **MISSING, **TOKEN_REFUSED},
+    dependencies=[REQUIRE_TOKEN],
+)
 def delete_file(name: FileName, files: FileStoreDep) -> None:
     """Delete a file."""
     # `def`: unlink blocks (briefly, but on a network disk not briefly at all).

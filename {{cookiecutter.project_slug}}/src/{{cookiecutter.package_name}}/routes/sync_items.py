@@ -9,6 +9,7 @@ dependencies.wait_for_a_psycopg2_connection says why). The models are items/sche
 
 from fastapi import APIRouter, Response, status
 
+from ..auth.tokens import REQUIRE_TOKEN, TOKEN_REFUSED
 from ..dependencies import WAIT_FOR_A_PSYCOPG2_CONNECTION, Psycopg2PoolDep
 from ..items import sync_repository as repository
 from ..items.http import (
@@ -23,6 +24,9 @@ from ..items.http import (
 )
 from ..items.schemas import Item, ItemIn, ItemPage
 
+# The writes' token check (auth/tokens.py) runs after this router's wait for a connection
+# place: FastAPI runs a router's dependencies first. A refused write gives its place back at
+# once.
 router = APIRouter(
     prefix="/sync/items",
     tags=["items: psycopg2"],
@@ -31,7 +35,12 @@ router = APIRouter(
 )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=UNPARSABLE)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={**UNPARSABLE, **TOKEN_REFUSED},
+    dependencies=[REQUIRE_TOKEN],
+)
 def create_sync_item(new: ItemIn, pool: Psycopg2PoolDep, response: Response) -> Item:
     """Create an item (psycopg2)."""
     item = repository.insert_item(pool, new)
@@ -53,14 +62,23 @@ def read_sync_item(item_id: ItemId, pool: Psycopg2PoolDep) -> Item:
     return found(repository.get_item(pool, item_id))
 
 
-@router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE})
+@router.put(
+    "/{item_id}",
+    responses={**NOT_FOUND, **UNPARSABLE, **TOKEN_REFUSED},
+    dependencies=[REQUIRE_TOKEN],
+)
 def replace_sync_item(item_id: ItemId, new: ItemIn, pool: Psycopg2PoolDep) -> Item:
     """Replace an item's name and price (psycopg2)."""
     # A single UPDATE ... RETURNING: atomic without a transaction block.
     return found(repository.replace_item(pool, item_id, new))
 
 
-@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+@router.delete(
+    "/{item_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**NOT_FOUND, **TOKEN_REFUSED},
+    dependencies=[REQUIRE_TOKEN],
+)
 def delete_sync_item(item_id: ItemId, pool: Psycopg2PoolDep) -> None:
     """Delete an item (psycopg2)."""
     # The connection is back before the 404 is raised.

@@ -1,0 +1,1 @@
+"""Credentials: the bearer-token check the write routes make (tokens.py), from API_TOKENS."""
