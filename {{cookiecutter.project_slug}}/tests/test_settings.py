@@ -1,3 +1,4 @@
+import hashlib
 import os
 import subprocess
 
@@ -30,6 +31,17 @@ INVALID_ENVIRONMENT = {
         "OTEL_EXPORTER_OTLP_ENDPOINT",
     ),
     "otlp-protocol-grpc": ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_PROTOCOL"),
+    "environment-unknown": ({"ENVIRONMENT": "staging"}, "ENVIRONMENT"),
+    "production-without-tokens": ({"ENVIRONMENT": "production"}, "API_TOKENS"),
+    "production-with-only-commas": (
+        {"ENVIRONMENT": "production", "API_TOKENS": " , "},
+        "API_TOKENS",
+    ),
+    "token-too-short": ({"API_TOKENS": "change-me"}, "API_TOKENS"),
+    "token-with-a-space": ({"API_TOKENS": "a token with spaces in it"}, "API_TOKENS"),
+    "hash-not-hex": ({"API_TOKENS": "sha256:" + "z" * 64}, "API_TOKENS"),
+    "hash-too-short": ({"API_TOKENS": "sha256:" + "a" * 63}, "API_TOKENS"),
+    "reads-closed-without-tokens": ({"API_TOKENS_FOR_READS": "true"}, "API_TOKENS_FOR_READS"),
     **{
         f"{driver}-negative-acquire-timeout": (
             {f"{driver.upper()}_ACQUIRE_TIMEOUT": "-1"},
@@ -76,4 +88,37 @@ def test_service_with_invalid_configuration_exits_with_one_line_naming_the_varia
     assert result.stderr.strip().splitlines() == [
         "invalid configuration: PORT: Input should be a valid integer, "
         "unable to parse string as an integer"
+    ]
+
+
+def test_api_tokens_are_comma_separated_and_kept_as_digests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain, other = "a" * 16, "b" * 43 + "="
+    hashed = "sha256:" + hashlib.sha256(other.encode()).hexdigest().upper()
+    monkeypatch.setenv("API_TOKENS", f" {plain} ,{hashed}, ")
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    settings = Settings(_env_file=None)
+    assert settings.api_tokens == tuple(
+        hashlib.sha256(token.encode()).digest() for token in (plain, other)
+    )
+    assert plain not in repr(settings)
+
+
+def test_production_without_tokens_refuses_to_start_with_one_line() -> None:
+    environment = {**os.environ, "ENVIRONMENT": "production"}
+    environment.pop("API_TOKENS", None)
+    result = subprocess.run(
+        SERVICE,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "invalid configuration: API_TOKENS is empty, and "
+        "ENVIRONMENT=production refuses to serve writes to anyone: set at least one token "
+        '(README, "Tokens")'
     ]
