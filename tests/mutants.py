@@ -78,6 +78,8 @@ FAULTS = "tests/test_database_faults.py"
 BOUNCER = "tests/test_pgbouncer.py"
 REQUEST_ID = "tests/lessons/test_request_id.py"
 TRACING = "tests/test_tracing.py"
+AUTH = "tests/test_auth.py"
+FILE_AUTH = "tests/files/test_file_auth.py"
 
 MUTANTS = (
     Mutant(
@@ -553,6 +555,54 @@ MUTANTS = (
             ),
         ),
         proofs=(f"{BEYOND}::test_async_dependencies_are_served_while_every_thread_token_is_held",),
+    ),
+    Mutant(
+        id="token-check-as-def",
+        needs=frozenset(),
+        row="a check every write makes that only reads a header (the bearer token)",
+        description="`require_token` written as `def`",
+        edits=(
+            edit(
+                "auth/tokens.py",
+                "async def require_token(request: Request, credentials: Credentials) -> None:",
+                "def require_token(request: Request, credentials: Credentials) -> None:",
+            ),
+        ),
+        proofs=(f"{AUTH}::test_the_token_check_answers_while_every_thread_token_is_held",),
+    ),
+    Mutant(
+        id="any-token-accepted",
+        needs=frozenset(),
+        row="a secret a client presents (`API_TOKENS`)",
+        description="any token accepted",
+        edits=(
+            edit(
+                "auth/tokens.py",
+                "    if not matches(credentials.credentials, digests):\n",
+                "    if False:\n",
+            ),
+        ),
+        proofs=(
+            f"{AUTH}::test_a_write_with_a_wrong_token_is_refused_and_changes_nothing",
+            f"{FILE_AUTH}::test_a_file_write_without_a_valid_token_is_refused_and_changes_nothing",
+        ),
+    ),
+    Mutant(
+        id="missing-token-let-through",
+        needs=frozenset(),
+        row="a secret a client presents (`API_TOKENS`)",
+        description="a request without a token let through",
+        edits=(
+            edit(
+                "auth/tokens.py",
+                "    if credentials is None:\n        raise MissingToken(",
+                "    if credentials is None:\n        return\n        raise MissingToken(",
+            ),
+        ),
+        proofs=(
+            f"{AUTH}::test_a_write_without_a_token_is_refused_and_changes_nothing",
+            f"{FILE_AUTH}::test_a_file_write_without_a_valid_token_is_refused_and_changes_nothing",
+        ),
     ),
     Mutant(
         id="async-dependency-sleeps",

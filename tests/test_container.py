@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -67,6 +68,9 @@ COMPOSE_LOCK = "\0cookiecutter-fastapi-concurrency-compose"
 COMPOSE_LOCK_TIMEOUT = 600.0
 # Straight to 127.0.0.1, whatever proxy the environment names.
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# The image runs ENVIRONMENT=production, which refuses to start without API_TOKENS: each
+# container gets this one, as the README tells a user to give theirs.
+API_TOKEN = secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ def http(
     method: str, url: str, body: bytes | None = None, timeout: float = 30
 ) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, method=method)
+    if method not in {"GET", "HEAD"}:
+        request.add_header("authorization", f"Bearer {API_TOKEN}")
     if body is not None:
         request.add_header("content-type", "application/octet-stream")
     try:
@@ -278,6 +284,7 @@ def run_options(engine_port: int, database_url: str, volume: str) -> list[str]:
         "--cap-drop=ALL",
         "--security-opt=no-new-privileges",
         f"--env=DATABASE_URL={database_url}",
+        f"--env=API_TOKENS={API_TOKEN}",
         f"--env=PORT={engine_port}",
         f"--volume={volume}:/app/files",
     ]
@@ -554,8 +561,11 @@ class Stack:
 def stack(
     engine: ContainerEngine, bake: Bake, images: dict[str, str], timings: Timings
 ) -> Iterator[Stack]:
-    # The README's first step; the example's password is what compose requires.
+    # The README's first steps: the example's password is what compose requires, and a token
+    # is what production requires.
     shutil.copy(bake.path / ".env.example", bake.path / ".env")
+    with (bake.path / ".env").open("a", encoding="utf-8") as env:
+        env.write(f"API_TOKENS={API_TOKEN}\n")
     project = ComposeProject(engine, bake.path)
     url = f"http://127.0.0.1:{bake.port}"
     with machine_wide_lock(COMPOSE_LOCK, COMPOSE_LOCK_TIMEOUT):
