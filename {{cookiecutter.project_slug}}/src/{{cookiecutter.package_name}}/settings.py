@@ -5,11 +5,11 @@ reviewable number instead of a library default. Invalid values stop start-up wit
 that names the variable.
 """
 
-{% if cookiecutter.lessons == "yes" %}
 import hashlib
+{% if cookiecutter.lessons == "yes" %}
 import os
-import re
 {% endif %}
+import re
 {% if cookiecutter.file_storage == "yes" %}
 from pathlib import Path
 {% endif %}
