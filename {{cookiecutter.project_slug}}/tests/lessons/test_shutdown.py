@@ -79,7 +79,13 @@ async def test_ctrl_c_stops_the_service_and_its_cpu_workers_with_the_shutdown_li
     service_database: str, tmp_path: Path
 ) -> None:
     workers = 2
-    environment = {"CPU_WORKERS": str(workers), "LOG_LEVEL": "info", "LOG_FORMAT": "json"}
+    environment = {
+        "CPU_WORKERS": str(workers),
+        "LOG_LEVEL": "info",
+        "LOG_FORMAT": "json",
+        # A token set, so start-up has no warning to give (writes open): INFO lines only.
+        "API_TOKENS": "t" * 32,
+    }
     async with serving(service_database, tmp_path, 5.0, environment) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             # Until each worker has answered, so each has run the pool's initializer (a

@@ -4,7 +4,8 @@ API_TOKENS_FOR_READS), as `Authorization: Bearer <token>`.
 Settings hold the tokens' SHA-256 digests only (settings.py). The token a client presents is
 hashed and compared with each of them by `hmac.compare_digest`: digests all have one length
 and the comparison takes the same time wherever they differ, so the time a refusal takes
-tells nothing of a token's content or length. Every digest is compared, matched or not.
+tells nothing of the configured tokens, neither their content nor their length. Every digest
+is compared, matched or not.
 """
 
 import hashlib
