@@ -1198,6 +1198,35 @@ MUTANTS = (
         ),
     ),
     Mutant(
+        id="lost-statements-are-bugs",
+        needs=frozenset({ASYNCPG}),
+        row="asyncpg's statement cache left on behind PgBouncer",
+        description="lost prepared statements treated as bugs (a 500)",
+        edits=(
+            edit(
+                "db/failures.py",
+                "                or code in SCHEMA_BEHIND_SQLSTATES\n"
+                "                or self.statements_lost(exc)\n",
+                "                or code in SCHEMA_BEHIND_SQLSTATES\n",
+            ),
+        ),
+        proofs=(
+            f"{ASYNCPG_FAULTS}::"
+            "test_asyncpg_statements_lost_behind_pgbouncer_answer_503_json_and_log_the_setting_once",
+        ),
+    ),
+    Mutant(
+        id="lost-statements-logged-per-request",
+        needs=frozenset({ASYNCPG}),
+        row="asyncpg's statement cache left on behind PgBouncer",
+        description="the fix logged at every request",
+        edits=(edit("db/failures.py", "@functools.cache\ndef log_once", "def log_once"),),
+        proofs=(
+            f"{ASYNCPG_FAULTS}::"
+            "test_asyncpg_statements_lost_behind_pgbouncer_answer_503_json_and_log_the_setting_once",
+        ),
+    ),
+    Mutant(
         id="session-wide-timeout",
         needs=frozenset({PSYCOPG2}),
         row="PgBouncer in transaction mode",
