@@ -2,7 +2,8 @@
 
 Code raises a `ServiceError` subclass where it knows what went wrong (the errors of a part
 live with the part); one handler turns it into `{"detail": ...}`, the same shape
-FastAPI uses for its own errors. Nothing a client can send ends in a 500.
+FastAPI uses for its own errors. Nothing a client can send ends in a 500. A body past a
+route's `max_body_size` (app.py) is a 413 in the same shape, whichever way it was sent.
 """
 
 import math
