@@ -78,6 +78,7 @@ FAULTS = "tests/test_database_faults.py"
 BOUNCER = "tests/test_pgbouncer.py"
 REQUEST_ID = "tests/lessons/test_request_id.py"
 TRACING = "tests/test_tracing.py"
+BODIES = "tests/test_request_bodies.py"
 
 MUTANTS = (
     Mutant(
@@ -782,6 +783,21 @@ MUTANTS = (
             ),
         ),
         proofs=(f"{FANOUT}::test_the_whole_fanout_is_cut_off_at_the_fanout_timeout_with_a_504",),
+    ),
+    Mutant(
+        id="json-body-uncapped",
+        # Every bake has the item routes of one driver at least, and the proofs run for each.
+        needs=frozenset(),
+        row="a JSON body from a client",
+        description="the item routers without a cap",
+        edits=(
+            edit("app.py", "json_body_cap = settings.max_json_body_bytes", "json_body_cap = None"),
+        ),
+        proofs=(
+            f"{BODIES}::test_a_declared_body_over_the_cap_is_refused_as_json_before_a_byte_is_read",
+            f"{BODIES}::test_a_chunked_body_is_cut_at_the_cap_with_413_json_and_nothing_written",
+            f"{BODIES}::test_a_300_mb_body_is_refused_within_a_second_without_growing_the_process",
+        ),
     ),
     Mutant(
         id="body-read-uncapped",

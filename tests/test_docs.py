@@ -126,7 +126,8 @@ def served_routes(project: Baked) -> set[tuple[str, str]]:
     fails here, so the answer is exact.
     """
     package = project.path / "src" / project.package
-    included = re.compile(r"include_router\((\w+)\.router\)")
+    # Arguments after the router (a body cap) do not change what is mounted.
+    included = re.compile(r"include_router\((\w+)\.router[,)]")
     mounted = {
         f"routes/{name}.py"
         for name in included.findall(project.text(f"src/{project.package}/app.py"))

@@ -25,6 +25,14 @@ INVALID_ENVIRONMENT = {
     "no-thread-tokens": ({"ANYIO_THREAD_TOKENS": "0"}, "ANYIO_THREAD_TOKENS"),
     "no-executor-threads": ({"TO_THREAD_MAX_WORKERS": "0"}, "TO_THREAD_MAX_WORKERS"),
     "negative-timeout": ({"SHUTDOWN_TIMEOUT": "-1"}, "SHUTDOWN_TIMEOUT"),
+    "json-body-cap-not-a-number": ({"MAX_JSON_BODY_BYTES": "16k"}, "MAX_JSON_BODY_BYTES"),
+    # Below 4 KiB a valid item could be refused; above 16 MiB one body's parse could take a
+    # pod's memory.
+    "json-body-cap-below-an-item": ({"MAX_JSON_BODY_BYTES": "4095"}, "MAX_JSON_BODY_BYTES"),
+    "json-body-cap-beyond-the-bound": (
+        {"MAX_JSON_BODY_BYTES": "16777217"},
+        "MAX_JSON_BODY_BYTES",
+    ),
     "otlp-endpoint-not-a-url": (
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"},
         "OTEL_EXPORTER_OTLP_ENDPOINT",

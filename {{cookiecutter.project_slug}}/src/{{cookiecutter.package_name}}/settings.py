@@ -152,6 +152,16 @@ class Settings(BaseSettings):
     files_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=2**50)
 {% endif %}
 
+    # -- Request bodies --
+    # Largest JSON body an item route reads (POST, PUT); a longer one is a 413, cut while it
+    # streams in. The largest valid item written compactly with every character at its
+    # longest: a name of 200 astral characters as surrogate-pair escapes ("\ud83d\ude00",
+    # 12 bytes each: 2,400), both keys and a "9999999999.99" price as \u00XX escapes (24 +
+    # 30 + 78), quotes and punctuation (13): 2,545 bytes. 16 KiB leaves over 6x that for
+    # indentation and spacing. At least 4 KiB, so every valid item fits; at most 16 MiB, as
+    # parsing costs several times the body in memory and a pod has 768Mi.
+    max_json_body_bytes: int = Field(default=16 * 1024, ge=4 * 1024, le=16 * 1024 * 1024)
+
     # -- Thread budgets: how many threads blocking work may use at once --
     # FastAPI runs every `def` route and `def` dependency on AnyIO's default limiter:
     # at most this many at once per event loop (AnyIO's own default is 40).

@@ -11,6 +11,7 @@ from ..dependencies import AsyncpgPoolDep, SettingsDep
 from ..items import async_repository as repository
 from ..items.http import (
     NOT_FOUND,
+    TOO_LARGE,
     UNAVAILABLE,
     UNPARSABLE,
     ItemId,
@@ -24,7 +25,7 @@ from ..items.schemas import Item, ItemIn, ItemPage
 router = APIRouter(prefix="/async/items", tags=["items: asyncpg"], responses=UNAVAILABLE)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=UNPARSABLE)
+@router.post("", status_code=status.HTTP_201_CREATED, responses={**UNPARSABLE, **TOO_LARGE})
 async def create_async_item(
     new: ItemIn, pool: AsyncpgPoolDep, settings: SettingsDep, response: Response
 ) -> Item:
@@ -63,7 +64,7 @@ async def read_async_item(item_id: ItemId, pool: AsyncpgPoolDep, settings: Setti
     return found(item)
 
 
-@router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE})
+@router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE, **TOO_LARGE})
 async def replace_async_item(
     item_id: ItemId, new: ItemIn, pool: AsyncpgPoolDep, settings: SettingsDep
 ) -> Item:

@@ -13,6 +13,7 @@ from ..dependencies import WAIT_FOR_A_PSYCOPG2_CONNECTION, Psycopg2PoolDep
 from ..items import sync_repository as repository
 from ..items.http import (
     NOT_FOUND,
+    TOO_LARGE,
     UNAVAILABLE,
     UNPARSABLE,
     ItemId,
@@ -31,7 +32,7 @@ router = APIRouter(
 )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=UNPARSABLE)
+@router.post("", status_code=status.HTTP_201_CREATED, responses={**UNPARSABLE, **TOO_LARGE})
 def create_sync_item(new: ItemIn, pool: Psycopg2PoolDep, response: Response) -> Item:
     """Create an item (psycopg2)."""
     item = repository.insert_item(pool, new)
@@ -53,7 +54,7 @@ def read_sync_item(item_id: ItemId, pool: Psycopg2PoolDep) -> Item:
     return found(repository.get_item(pool, item_id))
 
 
-@router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE})
+@router.put("/{item_id}", responses={**NOT_FOUND, **UNPARSABLE, **TOO_LARGE})
 def replace_sync_item(item_id: ItemId, new: ItemIn, pool: Psycopg2PoolDep) -> Item:
     """Replace an item's name and price (psycopg2)."""
     # A single UPDATE ... RETURNING: atomic without a transaction block.
