@@ -10,7 +10,8 @@ are pulled when a registry answers, else replaced by stand-ins built from Debian
 
 The container check runs the image as Kubernetes does (deploy/kubernetes/deployment.yaml):
 read-only root filesystem with nothing writable but the FILES_DIR volume (podman's default
-tmpfs on /tmp is turned off too), the image's own user, every capability dropped. The
+tmpfs on /tmp is turned off too), the image's own user, every capability dropped, DATABASE_URL
+read from a file of the read-only secrets directory, not from the environment. The
 PostgreSQL is the test server on 127.0.0.1 (host network), in a throwaway database.
 """
 
@@ -93,7 +94,7 @@ class Service:
     name: str
     url: str
     volume: str
-    database_url: str
+    secrets: str
 
 
 def http(
@@ -281,7 +282,18 @@ def throwaway_database() -> Iterator[str]:
         )
 
 
-def run_options(engine_port: int, database_url: str, volume: str) -> list[str]:
+def secrets_volume(directory: Path, bake: Bake, database_url: str) -> str:
+    """The `--volume` of a secrets directory as deployment.yaml mounts the Secret: read-only at
+    /run/secrets/<slug>, one file per setting, readable by the image's group alone."""
+    secret = directory / "database_url"
+    secret.write_text(database_url, encoding="utf-8")
+    for path, mode in ((directory, 0o750), (secret, 0o440)):
+        os.chown(path, 0, 10001)
+        path.chmod(mode)
+    return f"{directory}:/run/secrets/{bake.path.name}:ro"
+
+
+def run_options(engine_port: int, secrets: str, volume: str) -> list[str]:
     """`podman run` as deployment.yaml's securityContext runs the image; host network so the
     test PostgreSQL on 127.0.0.1 is reachable."""
     return [
@@ -291,18 +303,16 @@ def run_options(engine_port: int, database_url: str, volume: str) -> list[str]:
         "--read-only-tmpfs=false",
         "--cap-drop=ALL",
         "--security-opt=no-new-privileges",
-        f"--env=DATABASE_URL={database_url}",
+        f"--volume={secrets}",
         f"--env=PORT={engine_port}",
         f"--volume={volume}:/app/files",
     ]
 
 
-def start_service(engine: ContainerEngine, image: str, database_url: str, volume: str) -> Service:
+def start_service(engine: ContainerEngine, image: str, secrets: str, volume: str) -> Service:
     port = free_port()
     name = f"service-{uuid.uuid4().hex[:8]}"
-    engine.podman(
-        "run", "--detach", f"--name={name}", *run_options(port, database_url, volume), image
-    )
+    engine.podman("run", "--detach", f"--name={name}", *run_options(port, secrets, volume), image)
     url = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
@@ -313,7 +323,7 @@ def start_service(engine: ContainerEngine, image: str, database_url: str, volume
         return answers(f"{url}/readyz")
 
     wait_until(ready, timeout=60, what=f"{url}/readyz to answer 200")
-    return Service(name=name, url=url, volume=volume, database_url=database_url)
+    return Service(name=name, url=url, volume=volume, secrets=secrets)
 
 
 @contextlib.contextmanager
@@ -323,12 +333,13 @@ def migrated_service(
     """The image migrating a throwaway database, then serving it."""
     volume = f"files-{uuid.uuid4().hex[:8]}"
     engine.podman("volume", "create", volume)
-    with throwaway_database() as database:
+    with throwaway_database() as database, tempfile.TemporaryDirectory() as directory:
+        secrets = secrets_volume(Path(directory), bake, database)
         with timings.step("migrate"):
             engine.podman(
                 "run",
                 "--rm",
-                *run_options(free_port(), database, volume),
+                *run_options(free_port(), secrets, volume),
                 image,
                 "python",
                 "-m",
@@ -337,7 +348,7 @@ def migrated_service(
             )
         try:
             with timings.step("service start to /readyz 200"):
-                started = start_service(engine, image, database, volume)
+                started = start_service(engine, image, secrets, volume)
             yield started
         finally:
             # The restart check leaves a container of its own: stop every service container
@@ -465,7 +476,7 @@ def check_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
     assert "Application shutdown complete" in logs.stdout + logs.stderr
 
     # A new container on the same volume: the file lived in the volume, not in the container.
-    restarted = start_service(engine, image, service.database_url, service.volume)
+    restarted = start_service(engine, image, service.secrets, service.volume)
     if FILES in bake.parts:
         status, body = http("GET", f"{restarted.url}/sync/files/kept.bin")
         assert status == 200

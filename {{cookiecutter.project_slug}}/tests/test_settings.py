@@ -1,9 +1,11 @@
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from {{ cookiecutter.package_name }}.settings import DRIVERS, Settings
+from {{ cookiecutter.package_name }}.settings import DRIVERS, Settings, describe_error
 
 from .support.processes import SERVICE
 from .support.settings import refusal
@@ -85,3 +87,46 @@ def test_service_with_invalid_configuration_exits_with_one_line_naming_the_varia
         "invalid configuration: PORT: Input should be a valid integer, "
         "unable to parse string as an integer"
     ]
+
+
+def secret_volume(directory: Path, files: dict[str, str]) -> Path:
+    """`files` laid out as the kubelet writes a Secret volume: each name a symlink through
+    `..data` into a timestamped directory, which an update of the Secret swaps."""
+    version = directory / "..2026_01_01_00_00_00.000000001"
+    version.mkdir(parents=True)
+    for name, content in files.items():
+        (version / name).write_text(content, encoding="utf-8")
+        (version / name).chmod(0o440)
+    (directory / "..data").symlink_to(version.name)
+    for name in files:
+        (directory / name).symlink_to(f"..data/{name}")
+    return directory
+
+
+def test_a_mounted_secret_file_sets_the_setting_it_is_named_after(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    url = "postgresql://app:s3cret@db.internal:5432/app"
+    # kubectl create secret --from-file keeps the file's final newline: it is not the URL's.
+    secrets = secret_volume(tmp_path, {"database_url": url + "\n"})
+    assert Settings(_env_file=None, _secrets_dir=secrets).database_url == url
+
+
+def test_an_environment_variable_wins_over_a_mounted_secret_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = "postgresql://app@from-the-environment/app"
+    monkeypatch.setenv("DATABASE_URL", url)
+    secrets = secret_volume(tmp_path, {"database_url": "postgresql://app@from-the-file/app"})
+    assert Settings(_env_file=None, _secrets_dir=secrets).database_url == url
+
+
+def test_an_invalid_mounted_secret_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    secrets = secret_volume(tmp_path, {"database_url": "mysql://db/app"})
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, _secrets_dir=secrets)
+    assert describe_error(refused.value).startswith("invalid configuration: DATABASE_URL: ")

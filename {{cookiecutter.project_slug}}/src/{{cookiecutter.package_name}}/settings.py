@@ -8,9 +8,7 @@ that names the variable.
 {% if cookiecutter.lessons == "yes" %}
 import os
 {% endif %}
-{% if cookiecutter.file_storage == "yes" %}
 from pathlib import Path
-{% endif %}
 from typing import Annotated, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,11 +44,21 @@ DRIVERS = ("asyncpg", "psycopg2")
 DRIVERS = ("{{ cookiecutter.database }}",)
 {% endif %}
 PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
+# On Kubernetes the pod's Secrets are mounted here, one file per setting, named like it
+# (database_url): files, not environment variables, which every child process inherits.
+# Elsewhere there is no such directory, and pydantic-settings would warn of a missing one.
+SECRETS_DIR = Path("/run/secrets/{{ cookiecutter.project_slug }}")
 
 
 class Settings(BaseSettings):
     # extra="ignore": .env is shared with docker compose, which reads POSTGRES_PASSWORD.
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An environment variable or a .env line wins over a secret file of the same name.
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir=SECRETS_DIR if SECRETS_DIR.is_dir() else None,
+    )
 
     # -- Server and logging --
     # Processes `python -m {{ cookiecutter.package_name }}` serves the port with, each a whole copy
