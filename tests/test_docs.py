@@ -126,6 +126,7 @@ def served_routes(project: Baked) -> set[tuple[str, str]]:
     fails here, so the answer is exact.
     """
     package = project.path / "src" / project.package
+    # Arguments after the router (a body cap, a token check) do not change what is mounted.
     included = re.compile(r"include_router\((\w+)\.router[,)]")
     mounted = {
         f"routes/{name}.py"

@@ -1,14 +1,9 @@
 """Each variant's own test suite passes on a real PostgreSQL, both ways it can get one.
 
 What each bake runs, and why that is enough:
-- the defaults and the two lean variants (LEAN_VARIANTS): their whole suite against
-  TEST_DATABASE_URL. Between them every part's tests run beside every part and beside
-  nothing, on both drivers.
-- each option changed alone (the other variants): the tests of the wiring every option edits
-  (WIRING_TESTS: settings, lifespan, health, the item routes, metrics, the schema of every
-  route, SIGTERM, PgBouncer, the async lint). Their other tests are the same files, testing
-  the same modules, as in the defaults and the lean bakes, and every variant's package passes
-  ruff and strict mypy in tests/test_bake.py.
+- every bake (the defaults and each variant of tests/parts.py): its whole suite against
+  TEST_DATABASE_URL, so every part's tests run beside every other part and beside none, on
+  both drivers and on each alone.
 - on the embedded server, the tests that take that path for real (start-up without
   DATABASE_URL, migrations and both kinds of item route over its Unix socket), in every bake
   whose driver set differs: what differs there between bakes is the driver, not the rest.
@@ -21,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import SERVER_URL
-from .parts import LEAN_VARIANTS, PART_VARIANTS
+from .parts import PART_VARIANTS
 from .shell import run
 
 # A test that only passes with a real PgBouncer running (.ci/run installs it).
@@ -34,32 +29,15 @@ PGBOUNCER_PROOF = (
 GENERATED_SUITE = ["uv", "run", "--no-sync", "pytest", "-q", "-rpfE", "-p", "no:cacheprovider"]
 # Bakes whose drivers differ from the defaults': their embedded path is not the defaults'.
 DRIVER_VARIANTS = tuple(name for name, parts in PART_VARIANTS.items() if "database" in parts)
-# The defaults' whole suite takes 9 minutes alone on a quiet 2-core machine, and more beside
-# the rest of the template's tests.
+# The defaults' whole suite takes about 2.5 minutes alone on a quiet 2-core machine, and
+# several times that beside the rest of the template's tests.
 SUITE_TIMEOUT = 1500.0
-WIRING_TESTS = [
-    "tests/test_settings.py",
-    "tests/test_lifespan.py",
-    "tests/test_health.py",
-    "tests/test_items.py",
-    "tests/test_items_both_drivers.py",
-    "tests/test_metrics.py",
-    "tests/test_schema_fuzz.py",
-    "tests/test_shutdown.py",
-    "tests/test_pgbouncer.py",
-    "tests/test_static.py",
-]
 ON_THE_EMBEDDED_SERVER = [
     "tests/test_cli.py",
     "tests/test_items.py",
     "tests/test_health.py",
     "tests/test_lifespan.py",
 ]
-
-
-def wiring_tests(project: Path) -> list[str]:
-    """WIRING_TESTS this bake has (tests/test_items_both_drivers.py needs both drivers)."""
-    return [name for name in WIRING_TESTS if (project / name).is_file()]
 
 
 def without_test_database_url() -> None:
@@ -91,8 +69,7 @@ def test_each_variants_suite_passes_against_test_database_url(
     variant_bake: Callable[[str], Path], variant: str
 ) -> None:
     project = variant_bake(variant)
-    chosen = [] if variant in LEAN_VARIANTS else wiring_tests(project)
-    output = run([*GENERATED_SUITE, *chosen], project, SUITE_TIMEOUT, TEST_DATABASE_URL=SERVER_URL)
+    output = run(GENERATED_SUITE, project, SUITE_TIMEOUT, TEST_DATABASE_URL=SERVER_URL)
     assert_every_test_ran(output)
     assert PGBOUNCER_PROOF in output
 
@@ -104,13 +81,3 @@ def test_each_variants_embedded_path_passes_on_the_embedded_server(
     without_test_database_url()
     output = run([*GENERATED_SUITE, *ON_THE_EMBEDDED_SERVER], variant_bake(variant))
     assert_every_test_ran(output)
-
-
-@pytest.mark.parametrize("variant", PART_VARIANTS)
-def test_every_wiring_test_is_in_each_variant_that_has_its_parts(
-    variant_bake: Callable[[str], Path], variant: str
-) -> None:
-    # A renamed or moved test must not drop out of the variants' runs unnoticed.
-    missing = set(WIRING_TESTS) - set(wiring_tests(variant_bake(variant)))
-    both_drivers = "database" not in PART_VARIANTS[variant]
-    assert missing == (set() if both_drivers else {"tests/test_items_both_drivers.py"})

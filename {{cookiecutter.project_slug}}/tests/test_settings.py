@@ -1,10 +1,12 @@
 import hashlib
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from {{ cookiecutter.package_name }}.settings import DRIVERS, Settings
+from {{ cookiecutter.package_name }}.settings import DRIVERS, Settings, describe_error
 
 from .support.processes import SERVICE
 from .support.settings import refusal
@@ -26,6 +28,14 @@ INVALID_ENVIRONMENT = {
     "no-thread-tokens": ({"ANYIO_THREAD_TOKENS": "0"}, "ANYIO_THREAD_TOKENS"),
     "no-executor-threads": ({"TO_THREAD_MAX_WORKERS": "0"}, "TO_THREAD_MAX_WORKERS"),
     "negative-timeout": ({"SHUTDOWN_TIMEOUT": "-1"}, "SHUTDOWN_TIMEOUT"),
+    "json-body-cap-not-a-number": ({"MAX_JSON_BODY_BYTES": "16k"}, "MAX_JSON_BODY_BYTES"),
+    # Below 4 KiB a valid item could be refused; above 16 MiB one body's parse could take a
+    # pod's memory.
+    "json-body-cap-below-an-item": ({"MAX_JSON_BODY_BYTES": "4095"}, "MAX_JSON_BODY_BYTES"),
+    "json-body-cap-beyond-the-bound": (
+        {"MAX_JSON_BODY_BYTES": "16777217"},
+        "MAX_JSON_BODY_BYTES",
+    ),
     "otlp-endpoint-not-a-url": (
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"},
         "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -122,3 +132,56 @@ def test_production_without_tokens_refuses_to_start_with_one_line() -> None:
         "ENVIRONMENT=production refuses to serve writes to anyone: set at least one token "
         '(README, "Tokens")'
     ]
+
+
+def secret_volume(directory: Path, files: dict[str, str]) -> Path:
+    """`files` laid out as the kubelet writes a Secret volume: each name a symlink through
+    `..data` into a timestamped directory, which an update of the Secret swaps."""
+    version = directory / "..2026_01_01_00_00_00.000000001"
+    version.mkdir(parents=True)
+    for name, content in files.items():
+        (version / name).write_text(content, encoding="utf-8")
+        (version / name).chmod(0o440)
+    (directory / "..data").symlink_to(version.name)
+    for name in files:
+        (directory / name).symlink_to(f"..data/{name}")
+    return directory
+
+
+def test_a_mounted_secret_file_sets_the_setting_it_is_named_after(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    url = "postgresql://app:s3cret@db.internal:5432/app"
+    # kubectl create secret --from-file keeps the file's final newline: it is not the URL's.
+    secrets = secret_volume(tmp_path, {"database_url": url + "\n"})
+    assert Settings(_env_file=None, _secrets_dir=secrets).database_url == url
+
+
+def test_an_environment_variable_wins_over_a_mounted_secret_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = "postgresql://app@from-the-environment/app"
+    monkeypatch.setenv("DATABASE_URL", url)
+    secrets = secret_volume(tmp_path, {"database_url": "postgresql://app@from-the-file/app"})
+    assert Settings(_env_file=None, _secrets_dir=secrets).database_url == url
+
+
+def test_an_invalid_mounted_secret_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    secrets = secret_volume(tmp_path, {"database_url": "mysql://db/app"})
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, _secrets_dir=secrets)
+    assert describe_error(refused.value).startswith("invalid configuration: DATABASE_URL: ")
+
+
+def test_api_tokens_are_read_from_a_mounted_secret_file_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("API_TOKENS", raising=False)
+    old, new = "o" * 16, "n" * 16
+    secrets = secret_volume(tmp_path, {"api_tokens": f"{old},{new}\n"})
+    settings = Settings(_env_file=None, _secrets_dir=secrets)
+    assert settings.api_tokens == tuple(hashlib.sha256(t.encode()).digest() for t in (old, new))

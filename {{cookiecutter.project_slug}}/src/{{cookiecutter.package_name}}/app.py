@@ -59,11 +59,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched one by one in this order (no prefix index), so the service's own
     # routes come first: ~1 us per route passed over.
     app.include_router(health.router)
+    # The item routers read JSON bodies (POST, PUT): each is capped while it streams in,
+    # refused (413) before a byte is read when Content-Length already says too much, so one
+    # request cannot parse hundreds of megabytes into a pod's memory. Per router, not on the
+    # app: a cap on the app would hold the upload below UPLOAD_MAX_BYTES too, and the upload
+    # streams to disk under its own cap; no other route reads a body.
+    json_body_cap = settings.max_json_body_bytes
 {% if cookiecutter.database != "psycopg2" %}
-    app.include_router(async_items.router, dependencies=guard, responses=refused)
+    app.include_router(
+        async_items.router, dependencies=guard, responses=refused, max_body_size=json_body_cap
+    )
 {% endif %}
 {% if cookiecutter.database != "asyncpg" %}
-    app.include_router(sync_items.router, dependencies=guard, responses=refused)
+    app.include_router(
+        sync_items.router, dependencies=guard, responses=refused, max_body_size=json_body_cap
+    )
 {% endif %}
 {% if cookiecutter.database != "asyncpg" %}
     app.include_router(bridge.router, dependencies=guard, responses=refused)

@@ -2,7 +2,8 @@
 
 Code raises a `ServiceError` subclass where it knows what went wrong (the errors of a part
 live with the part); one handler turns it into `{"detail": ...}`, the same shape
-FastAPI uses for its own errors. Nothing a client can send ends in a 500.
+FastAPI uses for its own errors. Nothing a client can send ends in a 500. A body past a
+route's `max_body_size` (app.py) is a 413 in the same shape, whichever way it was sent.
 """
 
 import math
@@ -13,6 +14,10 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class ServiceError(Exception):
@@ -70,6 +75,55 @@ async def request_validation_error_handler(_request: Request, exc: Exception) ->
     )
 
 
+def body_too_large(scope: Scope) -> JSONResponse:
+    # The cap of the route the request reached (its `max_body_size`), so the client learns it.
+    limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    detail = "request body too large" if limit is None else f"request body over {limit} bytes"
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_413_CONTENT_TOO_LARGE)
+
+
+async def body_too_large_handler(request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's body limit raises a 413 HTTPException when a body without Content-Length
+    # (chunked) passes the cap: answered here, while it is still being received.
+    assert isinstance(exc, HTTPException)
+    return body_too_large(request.scope)
+
+
+class BodyTooLargeAsJson:
+    """Starlette's body limit answers a declared Content-Length over the cap in plain text
+    ("Content Too Large"), replacing whatever the app answered: it checks the header at the
+    first receive, before a byte is read, and again when the response starts. This swaps
+    that one answer (a text/plain 413) for the service's JSON; every other response passes
+    through untouched. Pure ASGI, so a streamed response is not buffered.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        swapped = False
+
+        async def send_json_413(message: Message) -> None:
+            nonlocal swapped
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
+                swapped = content_type.startswith("text/plain")
+            if not swapped:
+                await send(message)
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # The plain text dropped; the JSON sent once its last part has gone by.
+                await body_too_large(scope)(scope, receive, send)
+
+        await self.app(scope, receive, send_json_413)
+
+
 def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, service_error_handler)
     app.add_exception_handler(RequestValidationError, request_validation_error_handler)
+    # Keyed by status: only 413 HTTPExceptions (the body limit's), not the service's own 413s
+    # (UploadTooLarge is a ServiceError, answered above).
+    app.add_exception_handler(status.HTTP_413_CONTENT_TOO_LARGE, body_too_large_handler)
+    app.add_middleware(BodyTooLargeAsJson)

@@ -10,9 +10,7 @@ import hashlib
 import os
 {% endif %}
 import re
-{% if cookiecutter.file_storage == "yes" %}
 from pathlib import Path
-{% endif %}
 from typing import Annotated, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,6 +46,10 @@ DRIVERS = ("asyncpg", "psycopg2")
 DRIVERS = ("{{ cookiecutter.database }}",)
 {% endif %}
 PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
+# On Kubernetes the pod's Secrets are mounted here, one file per setting, named like it
+# (database_url): files, not environment variables, which every child process inherits.
+# Elsewhere there is no such directory, and pydantic-settings would warn of a missing one.
+SECRETS_DIR = Path("/run/secrets/{{ cookiecutter.project_slug }}")
 
 # A plain token: what RFC 6750 lets a Bearer header carry, and long enough not to be guessed.
 PLAIN_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
@@ -86,7 +88,13 @@ TokenDigest = Annotated[bytes, BeforeValidator(token_digest)]
 
 class Settings(BaseSettings):
     # extra="ignore": .env is shared with docker compose, which reads POSTGRES_PASSWORD.
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An environment variable or a .env line wins over a secret file of the same name.
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir=SECRETS_DIR if SECRETS_DIR.is_dir() else None,
+    )
 
     # -- Server and logging --
     # Processes `python -m {{ cookiecutter.package_name }}` serves the port with, each a whole copy
@@ -199,6 +207,16 @@ class Settings(BaseSettings):
     # emptyDir evicts the pod).
     files_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=2**50)
 {% endif %}
+
+    # -- Request bodies --
+    # Largest JSON body an item route reads (POST, PUT); a longer one is a 413, cut while it
+    # streams in. The largest valid item written compactly with every character at its
+    # longest: a name of 200 astral characters as surrogate-pair escapes ("\ud83d\ude00",
+    # 12 bytes each: 2,400), both keys and a "9999999999.99" price as \u00XX escapes (24 +
+    # 30 + 78), quotes and punctuation (13): 2,545 bytes. 16 KiB leaves over 6x that for
+    # indentation and spacing. At least 4 KiB, so every valid item fits; at most 16 MiB, as
+    # parsing costs several times the body in memory and a pod has 768Mi.
+    max_json_body_bytes: int = Field(default=16 * 1024, ge=4 * 1024, le=16 * 1024 * 1024)
 
     # -- Thread budgets: how many threads blocking work may use at once --
     # FastAPI runs every `def` route and `def` dependency on AnyIO's default limiter:

@@ -46,6 +46,8 @@ FAILURES = DriverFailures(
         ConnectionError,
         asyncpg.InternalClientError,
     ),
+    # Its statement cache names statements per connection (settings.py).
+    statements_lost_fix="ASYNCPG_STATEMENT_CACHE_SIZE=0",
 )
 
 

@@ -29,5 +29,6 @@ def failure(exc: Exception, failures: DriverFailures) -> str:
     if failures.schema_behind(exc):
         return "schema behind: not migrated"
     if failures.unavailable(exc):
+        failures.log_the_fix(exc)
         return f"unavailable: {type(exc).__name__}"
     raise exc  # a bug in this service: a 500, not a verdict on the database

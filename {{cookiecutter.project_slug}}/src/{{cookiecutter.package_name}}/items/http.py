@@ -20,6 +20,13 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 UNPARSABLE: dict[int | str, dict[str, Any]] = {
     status.HTTP_400_BAD_REQUEST: {"model": ErrorDetail, "description": "the body is not JSON text"}
 }
+# FastAPI's body limit on the item routers (app.py), answered as JSON (errors.py).
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    status.HTTP_413_CONTENT_TOO_LARGE: {
+        "model": ErrorDetail,
+        "description": "the body is over MAX_JSON_BODY_BYTES; nothing is written",
+    }
+}
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     status.HTTP_503_SERVICE_UNAVAILABLE: {
         "model": ErrorDetail,

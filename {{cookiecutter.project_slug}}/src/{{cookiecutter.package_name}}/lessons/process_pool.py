@@ -51,13 +51,19 @@ def start_cpu_worker(log_format: LogFormat, log_level: str, export: Export | Non
 
 def start_process_pool(settings: Settings) -> ProcessPoolExecutor:
     """Blocking (it starts processes): call it in a thread."""
-    # "spawn", not fork: forking a process that already runs threads (the pools' and
-    # AnyIO's) can copy a held lock into the child and deadlock it. A spawned process
-    # starts with no logging setup and no tracing: the initializer gives it the server's.
+    # "forkserver" (Python 3.14's default), not fork: forking a process that already runs
+    # threads (the pools' and AnyIO's) can copy a held lock into the child and deadlock it.
+    # Not spawn either: each spawned worker imports the service again (about a second of
+    # CPU each, at start-up and at every replacement). The fork server is one
+    # single-threaded process, started at the first pool with this module imported (and with
+    # its package, every lesson's work), that forks each worker. A worker starts with no
+    # logging setup and no tracing: the initializer gives it the server's.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__])
     workers = settings.cpu_workers
     pool = ProcessPoolExecutor(
         workers,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=context,
         initializer=start_cpu_worker,
         initargs=(settings.log_format, settings.log_level, export_of(settings)),
     )

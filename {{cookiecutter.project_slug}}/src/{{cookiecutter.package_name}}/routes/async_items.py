@@ -12,6 +12,7 @@ from ..dependencies import AsyncpgPoolDep, SettingsDep
 from ..items import async_repository as repository
 from ..items.http import (
     NOT_FOUND,
+    TOO_LARGE,
     UNAVAILABLE,
     UNPARSABLE,
     ItemId,
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/async/items", tags=["items: asyncpg"], responses=UNA
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={**UNPARSABLE, **TOKEN_REFUSED},
+    responses={**UNPARSABLE, **TOO_LARGE, **TOKEN_REFUSED},
     dependencies=[REQUIRE_TOKEN],
 )
 async def create_async_item(
@@ -71,7 +72,7 @@ async def read_async_item(item_id: ItemId, pool: AsyncpgPoolDep, settings: Setti
 
 @router.put(
     "/{item_id}",
-    responses={**NOT_FOUND, **UNPARSABLE, **TOKEN_REFUSED},
+    responses={**NOT_FOUND, **UNPARSABLE, **TOO_LARGE, **TOKEN_REFUSED},
     dependencies=[REQUIRE_TOKEN],
 )
 async def replace_async_item(

@@ -14,6 +14,7 @@ from ..dependencies import WAIT_FOR_A_PSYCOPG2_CONNECTION, Psycopg2PoolDep
 from ..items import sync_repository as repository
 from ..items.http import (
     NOT_FOUND,
+    TOO_LARGE,
     UNAVAILABLE,
     UNPARSABLE,
     ItemId,
@@ -38,7 +39,7 @@ router = APIRouter(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={**UNPARSABLE, **TOKEN_REFUSED},
+    responses={**UNPARSABLE, **TOO_LARGE, **TOKEN_REFUSED},
     dependencies=[REQUIRE_TOKEN],
 )
 def create_sync_item(new: ItemIn, pool: Psycopg2PoolDep, response: Response) -> Item:
@@ -64,7 +65,7 @@ def read_sync_item(item_id: ItemId, pool: Psycopg2PoolDep) -> Item:
 
 @router.put(
     "/{item_id}",
-    responses={**NOT_FOUND, **UNPARSABLE, **TOKEN_REFUSED},
+    responses={**NOT_FOUND, **UNPARSABLE, **TOO_LARGE, **TOKEN_REFUSED},
     dependencies=[REQUIRE_TOKEN],
 )
 def replace_sync_item(item_id: ItemId, new: ItemIn, pool: Psycopg2PoolDep) -> Item:
