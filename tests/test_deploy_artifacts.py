@@ -852,6 +852,9 @@ def test_pods_read_their_secrets_as_files_named_after_the_settings(project: Bake
             for source in volume["projected"]["sources"]
             for item in source["secret"]["items"]
         }
-        assert files == {(f"{project.slug}-database", "url"): "database_url"}
+        assert files == {
+            (f"{project.slug}-database", "url"): "database_url",
+            (f"{project.slug}-api-tokens", "tokens"): "api_tokens",
+        }
         for path in files.values():
             assert path.upper() in fields, f"{name}: {path} names no setting"

@@ -127,7 +127,7 @@ def served_routes(project: Baked) -> set[tuple[str, str]]:
     """
     package = project.path / "src" / project.package
     # Arguments after the router (a body cap, a token check) do not change what is mounted.
-    included = re.compile(r"include_router\((\w+)\.router[,)]")
+    included = re.compile(r"include_router\(\s*(\w+)\.router[,)]")
     mounted = {
         f"routes/{name}.py"
         for name in included.findall(project.text(f"src/{project.package}/app.py"))
