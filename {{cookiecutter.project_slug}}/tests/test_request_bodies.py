@@ -84,6 +84,15 @@ async def names(url: str) -> list[str]:
     return [name for (name,) in rows]
 
 
+async def a_kept_item(
+    api: httpx.AsyncClient, prefix: str, method: str
+) -> tuple[httpx.Response, str]:
+    """A row a refused request must leave as it is, and the URL `method` writes to."""
+    kept = await api.post(prefix, json={"name": "kept", "price": "1.00"})
+    assert kept.status_code == 201
+    return kept, prefix if method == "POST" else f"{prefix}/{kept.json()['id']}"
+
+
 def assert_refused_as_json(response: httpx.Response) -> None:
     assert response.status_code == 413, response.text
     assert response.headers["content-type"] == "application/json"
@@ -95,9 +104,7 @@ def assert_refused_as_json(response: httpx.Response) -> None:
 async def test_a_declared_body_over_the_cap_is_refused_as_json_before_a_byte_is_read(
     api: httpx.AsyncClient, bodies_url: str, prefix: str, method: str
 ) -> None:
-    kept = await api.post(prefix, json={"name": "kept", "price": "1.00"})
-    assert kept.status_code == 201
-    url = prefix if method == "POST" else f"{prefix}/{kept.json()['id']}"
+    kept, url = await a_kept_item(api, prefix, method)
     before = await names(bodies_url)
     # A valid item one byte past the cap: without the cap it would be written.
     body = Counted(valid_item("too long", CAP + 1))
@@ -115,9 +122,7 @@ async def test_a_declared_body_over_the_cap_is_refused_as_json_before_a_byte_is_
 async def test_a_chunked_body_is_cut_at_the_cap_with_413_json_and_nothing_written(
     api: httpx.AsyncClient, bodies_url: str, prefix: str, method: str
 ) -> None:
-    kept = await api.post(prefix, json={"name": "kept", "price": "1.00"})
-    assert kept.status_code == 201
-    url = prefix if method == "POST" else f"{prefix}/{kept.json()['id']}"
+    kept, url = await a_kept_item(api, prefix, method)
     before = await names(bodies_url)
     # No Content-Length: only counting the chunks as they come can stop it.
     body = Counted(valid_item("too long", 64 * CAP))

@@ -35,6 +35,13 @@ Operation = APIOperation[Any, Any, Any, Any]
 # Their own tests cover them.
 WAITING_PARAMETERS = {"delay", "steps", "chunks"}
 EXAMPLES_PER_OPERATION_AND_MODE = 15
+# Every operation gets the same budget; no example database, so each run starts afresh.
+FUZZING = settings(
+    max_examples=EXAMPLES_PER_OPERATION_AND_MODE,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 # At least the probes and each driver's five item operations.
 LEAST_OPERATIONS = 2 + 5 * len(ITEM_PREFIXES)
 TOKEN = secrets.token_urlsafe(32)
@@ -95,12 +102,7 @@ def test_every_operation_answers_by_its_schema(fuzzed_schema: BaseSchema) -> Non
         for mode in modes:
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(
-                max_examples=EXAMPLES_PER_OPERATION_AND_MODE,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
+            @FUZZING
             def check(case: schemathesis.Case[Operation]) -> None:
                 cases[case.operation.label] = cases.get(case.operation.label, 0) + 1
                 case.call_and_validate(headers=authorized(case))
@@ -131,12 +133,7 @@ def test_every_secured_operation_refuses_every_case_without_a_token(
     for operation in tested:
 
         @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION_AND_MODE,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @FUZZING
         def check(case: schemathesis.Case[Operation]) -> None:
             response = case.call()
             assert response.status_code == 401, (case.operation.label, response.text)

@@ -84,18 +84,17 @@ def test_unix_socket_database_urls_are_accepted(monkeypatch: pytest.MonkeyPatch)
     assert Settings(_env_file=None).database_url == url
 
 
-def test_service_with_invalid_configuration_exits_with_one_line_naming_the_variable() -> None:
-    environment = {**os.environ, "PORT": "http"}
+def refused_start(environment: dict[str, str]) -> list[str]:
+    """What the service writes to stderr when it refuses to start (it must, with exit 2)."""
     result = subprocess.run(
-        SERVICE,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        SERVICE, env=environment, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+    return result.stderr.strip().splitlines()
+
+
+def test_service_with_invalid_configuration_exits_with_one_line_naming_the_variable() -> None:
+    assert refused_start({**os.environ, "PORT": "http"}) == [
         "invalid configuration: PORT: Input should be a valid integer, "
         "unable to parse string as an integer"
     ]
@@ -118,16 +117,7 @@ def test_api_tokens_are_comma_separated_and_kept_as_digests(
 def test_production_without_tokens_refuses_to_start_with_one_line() -> None:
     environment = {**os.environ, "ENVIRONMENT": "production"}
     environment.pop("API_TOKENS", None)
-    result = subprocess.run(
-        SERVICE,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+    assert refused_start(environment) == [
         "invalid configuration: API_TOKENS is empty, and "
         "ENVIRONMENT=production refuses to serve writes to anyone: set at least one token "
         '(README, "Tokens")'
