@@ -78,6 +78,7 @@ FAULTS = "tests/test_database_faults.py"
 BOUNCER = "tests/test_pgbouncer.py"
 REQUEST_ID = "tests/lessons/test_request_id.py"
 TRACING = "tests/test_tracing.py"
+HOSTILE = "tests/test_hostile_clients.py"
 BODIES = "tests/test_request_bodies.py"
 
 MUTANTS = (
@@ -797,6 +798,18 @@ MUTANTS = (
             f"{BODIES}::test_a_declared_body_over_the_cap_is_refused_as_json_before_a_byte_is_read",
             f"{BODIES}::test_a_chunked_body_is_cut_at_the_cap_with_413_json_and_nothing_written",
             f"{BODIES}::test_a_300_mb_body_is_refused_within_a_second_without_growing_the_process",
+        ),
+    ),
+    Mutant(
+        id="header-block-uncapped",
+        # serve() and the proofs are in every bake.
+        needs=frozenset(),
+        row="a header block that never ends",
+        description="uvicorn's default parser (httptools)",
+        edits=(edit("__main__.py", '        http="h11",\n', ""),),
+        proofs=(
+            f"{HOSTILE}::test_a_thousand_one_mebibyte_header_blocks_are_refused_at_the_cap_and_never_held",
+            f"{HOSTILE}::test_a_header_block_growing_past_server_max_header_bytes_gets_400",
         ),
     ),
     Mutant(
