@@ -813,6 +813,23 @@ MUTANTS = (
         ),
     ),
     Mutant(
+        id="keep-alive-timeout-unset",
+        needs=frozenset(),
+        row="a connection left idle after its response",
+        description="uvicorn's own keep-alive timeout (5 s) instead of the setting",
+        edits=(
+            edit(
+                "__main__.py",
+                "        timeout_keep_alive=cast(int, settings.server_keep_alive_timeout),\n",
+                "",
+            ),
+        ),
+        proofs=(
+            f"{HOSTILE}::test_five_thousand_idle_keep_alive_connections_are_closed_after_the_keep_alive_timeout",
+            f"{HOSTILE}::test_a_thousand_declared_ten_gibibyte_bodies_never_sent_are_refused_and_closed",
+        ),
+    ),
+    Mutant(
         id="body-read-uncapped",
         needs=frozenset({OUTBOUND}),
         row="an upstream that trickles or never stops sending",

@@ -171,9 +171,10 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(default=16 * 1024, ge=4 * 1024, le=16 * 1024 * 1024)
 
     # -- HTTP server: what one connection may hold below HTTP (uvicorn, __main__.py serve()) --
-    # Largest request line plus header block uvicorn buffers for one request; past it the
-    # connection gets a 400 and is closed. Enforced by the h11 parser serve() runs (httptools
-    # has no such cap: 1,000 connections of 1 MB headers held about 1 GB there). 16 KiB
+    # Largest unfinished request line plus header block uvicorn buffers for one request; past
+    # it the connection gets a 400 and is closed (a block that arrives whole in one read is
+    # parsed as it is). Enforced by the h11 parser serve() runs (httptools has no such cap:
+    # 1,000 connections of unfinished 1 MiB blocks held 1 GiB there). 16 KiB
     # holds any real header block (nginx's default buffers refuse a line over 8 KiB); at
     # least 1 KiB, so a request line with a Host fits; at most 1 MiB.
     server_max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)

@@ -1,7 +1,7 @@
 """Hostile clients below HTTP, thousands of them from one process over raw sockets.
 
 `python -m tests.support.hostile <scenario> <port> <count> [path]` opens `count` connections
-to 127.0.0.1:<port>, prints `ready` once every one is in place, holds them until its stdin
+to 127.0.0.1:<port>, prints `ready` once every one is in place (for idle keep-alive: answered), holds them until its stdin
 closes, then prints one JSON object: how many connections ended each way. A process of its
 own, so its work does not delay the test's probes (one event loop, one GIL each).
 """
@@ -19,7 +19,11 @@ DECLARED_BODY = 10 * 1024**3
 # Connections being opened at once: below the listen backlog, so no SYN is dropped.
 OPENING = 256
 
-Attack = Callable[[asyncio.StreamReader, asyncio.StreamWriter, asyncio.Event], Awaitable[str]]
+# An attack sets `ready` once its connection is in place, then returns how it ended.
+Attack = Callable[
+    [asyncio.StreamReader, asyncio.StreamWriter, asyncio.Event, asyncio.Future[None]],
+    Awaitable[str],
+]
 
 
 async def ended(reader: asyncio.StreamReader, stop: asyncio.Event) -> str:
@@ -52,9 +56,13 @@ def status_of(data: bytes) -> str:
 
 
 async def slow_headers(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    stop: asyncio.Event,
+    ready: asyncio.Future[None],
 ) -> str:
     """A request whose header block arrives one byte a second and never ends."""
+    ready.set_result(None)
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: hostile\r\nX-Slow: ")
     outcome = asyncio.ensure_future(ended(reader, stop))
     while not outcome.done():
@@ -64,9 +72,13 @@ async def slow_headers(
 
 
 async def big_headers(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    stop: asyncio.Event,
+    ready: asyncio.Future[None],
 ) -> str:
     """A header block of 1 MiB, sent as fast as the server reads it, never ended."""
+    ready.set_result(None)
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: hostile\r\n")
     line = b"X-Big: " + b"a" * 8000 + b"\r\n"
     try:
@@ -80,9 +92,13 @@ async def big_headers(
 
 def declared_body(path: str) -> Attack:
     async def attack(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        stop: asyncio.Event,
+        ready: asyncio.Future[None],
     ) -> str:
         """A POST that declares a 10 GiB JSON body and sends none of it."""
+        ready.set_result(None)
         writer.write(
             f"POST {path} HTTP/1.1\r\nHost: hostile\r\nContent-Type: application/json\r\n"
             f"Content-Length: {DECLARED_BODY}\r\n\r\n".encode()
@@ -93,9 +109,13 @@ def declared_body(path: str) -> Attack:
 
 
 async def idle_keep_alive(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    stop: asyncio.Event,
+    ready: asyncio.Future[None],
 ) -> str:
-    """One request answered, then the connection left open and idle."""
+    """One request answered, then the connection left open and idle (ready once answered,
+    so the keep-alive timeout runs from about the same moment for every connection)."""
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: hostile\r\n\r\n")
     head = await reader.readuntil(b"\r\n\r\n")
     length = next(
@@ -104,6 +124,7 @@ async def idle_keep_alive(
         if line.lower().startswith(b"content-length:")
     )
     await reader.readexactly(length)
+    ready.set_result(None)
     return f"answered-{await ended(reader, stop)}"
 
 
@@ -122,18 +143,21 @@ async def main(scenario: str, port: int, count: int, path: str) -> None:
     opened: list[asyncio.Future[None]] = []
     loop = asyncio.get_running_loop()
 
-    async def one(connected: asyncio.Future[None]) -> str:
-        async with opening:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        connected.set_result(None)
+    async def one(ready: asyncio.Future[None]) -> str:
         try:
-            return await attack(reader, writer, stop)
+            async with opening:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                return await attack(reader, writer, stop, ready)
+            finally:
+                writer.transport.abort()
         except ConnectionError:
             return "reset"
         except asyncio.IncompleteReadError:
             return "closed"
         finally:
-            writer.transport.abort()
+            if not ready.done():  # failed before it was in place: `ready` must not wait for it
+                ready.set_result(None)
 
     tasks = []
     for _ in range(count):
