@@ -80,6 +80,7 @@ REQUEST_ID = "tests/lessons/test_request_id.py"
 TRACING = "tests/test_tracing.py"
 AUTH = "tests/test_auth.py"
 FILE_AUTH = "tests/files/test_file_auth.py"
+HOSTILE = "tests/test_hostile_clients.py"
 BODIES = "tests/test_request_bodies.py"
 
 MUTANTS = (
@@ -847,6 +848,35 @@ MUTANTS = (
             f"{BODIES}::test_a_declared_body_over_the_cap_is_refused_as_json_before_a_byte_is_read",
             f"{BODIES}::test_a_chunked_body_is_cut_at_the_cap_with_413_json_and_nothing_written",
             f"{BODIES}::test_a_300_mb_body_is_refused_within_a_second_without_growing_the_process",
+        ),
+    ),
+    Mutant(
+        id="header-block-uncapped",
+        # serve() and the proofs are in every bake.
+        needs=frozenset(),
+        row="a header block that never ends",
+        description="uvicorn's default parser (httptools)",
+        edits=(edit("__main__.py", '        http="h11",\n', ""),),
+        proofs=(
+            f"{HOSTILE}::test_a_thousand_one_mebibyte_header_blocks_are_refused_at_the_cap_and_never_held",
+            f"{HOSTILE}::test_a_header_block_growing_past_server_max_header_bytes_gets_400",
+        ),
+    ),
+    Mutant(
+        id="keep-alive-timeout-unset",
+        needs=frozenset(),
+        row="a connection left idle after its response",
+        description="uvicorn's own keep-alive timeout (5 s) instead of the setting",
+        edits=(
+            edit(
+                "__main__.py",
+                "        timeout_keep_alive=cast(int, settings.server_keep_alive_timeout),\n",
+                "",
+            ),
+        ),
+        proofs=(
+            f"{HOSTILE}::test_five_thousand_idle_keep_alive_connections_are_closed_after_the_keep_alive_timeout",
+            f"{HOSTILE}::test_a_thousand_declared_ten_gibibyte_bodies_never_sent_are_refused_and_closed",
         ),
     ),
     Mutant(

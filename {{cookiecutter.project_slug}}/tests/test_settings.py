@@ -36,6 +36,17 @@ INVALID_ENVIRONMENT = {
         {"MAX_JSON_BODY_BYTES": "16777217"},
         "MAX_JSON_BODY_BYTES",
     ),
+    # Below 1 KiB a request line with its Host could be refused; above 1 MiB a thousand
+    # unfinished header blocks could take a gigabyte.
+    "header-cap-below-a-request-line": (
+        {"SERVER_MAX_HEADER_BYTES": "1023"},
+        "SERVER_MAX_HEADER_BYTES",
+    ),
+    "header-cap-beyond-the-bound": (
+        {"SERVER_MAX_HEADER_BYTES": "1048577"},
+        "SERVER_MAX_HEADER_BYTES",
+    ),
+    "no-keep-alive-timeout": ({"SERVER_KEEP_ALIVE_TIMEOUT": "0"}, "SERVER_KEEP_ALIVE_TIMEOUT"),
     "otlp-endpoint-not-a-url": (
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"},
         "OTEL_EXPORTER_OTLP_ENDPOINT",

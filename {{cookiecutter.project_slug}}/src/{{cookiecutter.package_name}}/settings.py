@@ -218,6 +218,21 @@ class Settings(BaseSettings):
     # parsing costs several times the body in memory and a pod has 768Mi.
     max_json_body_bytes: int = Field(default=16 * 1024, ge=4 * 1024, le=16 * 1024 * 1024)
 
+    # -- HTTP server: what one connection may hold below HTTP (uvicorn, __main__.py serve()) --
+    # Largest unfinished request line plus header block uvicorn buffers for one request; past
+    # it the connection gets a 400 and is closed (a block that arrives whole in one read is
+    # parsed as it is). Enforced by the h11 parser serve() runs (httptools has no such cap:
+    # 1,000 connections of unfinished 1 MiB blocks held 1 GiB there). 16 KiB
+    # holds any real header block (nginx's default buffers refuse a line over 8 KiB); at
+    # least 1 KiB, so a request line with a Host fits; at most 1 MiB.
+    server_max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    # Seconds an idle keep-alive connection is kept after its last response; then uvicorn
+    # closes it, so idle clients cannot pile up. Shorter than a proxy's own idle timeout only
+    # if the proxy retries (nginx's upstream keepalive_timeout is 60 s). uvicorn has no
+    # timeout for a request's headers or body while they arrive: the proxy bounds those
+    # (docs/deployment.md).
+    server_keep_alive_timeout: PositiveSeconds = 5.0
+
     # -- Thread budgets: how many threads blocking work may use at once --
     # FastAPI runs every `def` route and `def` dependency on AnyIO's default limiter:
     # at most this many at once per event loop (AnyIO's own default is 40).
