@@ -42,6 +42,9 @@ MISSING = {
     "bearer-without-a-token": "Bearer",
 }
 
+# Our own loggers are named after the package (not uvicorn's, not a library's).
+SERVICE_PACKAGE = "{{ cookiecutter.package_name }}"
+
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
@@ -190,11 +193,8 @@ async def test_without_tokens_writes_are_open_and_start_up_warns_once(
         async with running_app(make_settings(database_url=items_url)) as client:
             created = await client.post(ITEM_PREFIXES[-1], json=NEW_ITEM)
     assert created.status_code == 201
-    warnings = [
-        r
-        for r in caplog.records
-        if r.levelno >= logging.WARNING and r.name.startswith("{{ cookiecutter.package_name }}")
-    ]
+    ours = [r for r in caplog.records if r.name.split(".")[0] == SERVICE_PACKAGE]
+    warnings = [r for r in ours if r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in warnings] == [
         "API_TOKENS is unset: anyone can write (ENVIRONMENT=development; "
         "production refuses to start without tokens)"

@@ -8,19 +8,12 @@ import pytest
 
 from {{ cookiecutter.package_name }}.settings import DRIVERS, Settings
 
-from .support.database import fetch
-from .support.harness import database_name, running_app
-
-
-def open_connections(server_url: str, url: str) -> int:
-    statement = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-    return int(fetch(server_url, statement, database_name(url))[0][0])
+from .support.database import connections_left, connections_to
+from .support.harness import running_app
 
 
 async def test_lifespan_opens_every_pool_and_closes_every_connection_at_shutdown(
-    make_database: Callable[[], str],
-    make_settings: Callable[..., Settings],
-    postgres_server_url: str,
+    make_database: Callable[[], str], make_settings: Callable[..., Settings]
 ) -> None:
     url = await asyncio.to_thread(make_database)
     # A size of its own for each pool (3, 2): each pool's minimum is honoured, not a sum.
@@ -32,8 +25,8 @@ async def test_lifespan_opens_every_pool_and_closes_every_connection_at_shutdown
     async with running_app(settings) as client:
         assert (await client.get("/readyz")).status_code == 200
         # Pre-warmed pools: every connection is open before the first request needs it.
-        during = await asyncio.to_thread(open_connections, postgres_server_url, url)
-    after = await asyncio.to_thread(open_connections, postgres_server_url, url)
+        during = await asyncio.to_thread(connections_to, url)
+    after = await asyncio.to_thread(connections_left, url)
     assert during == sum(sizes.values())
     assert after == 0
 

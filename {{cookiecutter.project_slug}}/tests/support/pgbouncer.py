@@ -35,7 +35,21 @@ def server_address(server_url: str) -> tuple[str, int, str, str]:
     return host, port, unquote(parts.username or "postgres"), unquote(parts.password or "")
 
 
-def config(server_url: str, port: int, workdir: Path) -> str:
+def version(binary: str) -> tuple[int, int]:
+    """(major, minor) of `pgbouncer --version` ("PgBouncer 1.18.0", then library lines)."""
+    output = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    major, minor = output.stdout.split()[1].split(".")[:2]
+    return int(major), int(minor)
+
+
+def without_statement_tracking(binary: str) -> str:
+    """The line that makes PgBouncer 1.21+ (which tracks prepared statements, by default
+    since 1.22) forget them as 1.18 does: the pooler docs/deployment.md warns about, which
+    the lost-statement proof needs, whichever version the machine has. 1.18 refuses the key."""
+    return "max_prepared_statements = 0\n" if version(binary) >= (1, 21) else ""
+
+
+def config(server_url: str, port: int, workdir: Path, binary: str) -> str:
     host, server_port, user, password = server_address(server_url)
     login = f"user={user}" + (f" password={password}" if password else "")
     return f"""\
@@ -54,7 +68,7 @@ default_pool_size = {SERVER_POOL_SIZE}
 max_client_conn = 500
 logfile = {workdir / "pgbouncer.log"}
 pidfile =
-"""
+{without_statement_tracking(binary)}"""
 
 
 @contextmanager
@@ -66,7 +80,7 @@ def running_pgbouncer(server_url: str) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="pgbouncer-") as scratch:
         workdir = Path(scratch)
         ini = workdir / "pgbouncer.ini"
-        ini.write_text(config(server_url, port, workdir))
+        ini.write_text(config(server_url, port, workdir, binary))
         command = [binary, str(ini)]
         if os.geteuid() == 0:
             command[1:1] = ["-u", run_as(server_url)]
