@@ -63,5 +63,24 @@ def synced_bake(variant: str, options: dict[str, str]) -> Path:
         return root / done.read_text()
 
 
+def warm_mypy_cache(project: Path) -> None:
+    """Give `project` a copy of the run's mypy cache, made once by checking the defaults.
+
+    Strict mypy over the bake's dependencies takes about 19 s of CPU per bake; from a cache of
+    the same files it takes 2.6 s. mypy takes nothing on trust from a copied cache: a module
+    whose path, size or hash differs from its cached entry is checked again, so each bake's
+    own code is checked whole.
+    """
+    seed = run_directory() / "mypy-cache"
+    with (run_directory() / "mypy-cache.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (seed / ".done").exists():
+            shutil.rmtree(seed, ignore_errors=True)
+            defaults = synced_bake("default", {})
+            run(["uv", "run", "--no-sync", "mypy", "--cache-dir", str(seed)], defaults)
+            (seed / ".done").touch()
+    shutil.copytree(seed, project / ".mypy_cache", dirs_exist_ok=True)
+
+
 def remove_run_directory() -> None:
     shutil.rmtree(run_directory(), ignore_errors=True)

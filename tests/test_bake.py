@@ -17,7 +17,7 @@ from types import ModuleType
 import pytest
 from pytest_cookies.plugin import Cookies
 
-from .bakes import on_host
+from .bakes import on_host, warm_mypy_cache
 from .parts import PART_VARIANTS
 from .shell import run
 
@@ -91,6 +91,7 @@ def test_variant_installs_from_its_lock_and_passes_ruff_and_strict_mypy(
     run(["uv", "sync", "--locked", "--quiet"], project)
     run(["uv", "run", "--no-sync", "ruff", "check", "."], project)
     run(["uv", "run", "--no-sync", "ruff", "format", "--check", "."], project)
+    warm_mypy_cache(project)
     run(["uv", "run", "--no-sync", "mypy"], project)
 
 
