@@ -11,7 +11,8 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
@@ -40,11 +41,18 @@ def run_directory() -> Path:
     return directory
 
 
+@contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Hold the run's lock called `name` (one xdist worker at a time makes what it guards)."""
+    with (run_directory() / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def synced_bake(variant: str, options: dict[str, str]) -> Path:
     """The variant baked with `options` and installed from its lock (`uv sync --locked`)."""
     root = run_directory() / variant
-    with (root.parent / f"{variant}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(variant):
         done = root / ".synced"
         if not done.exists():
             shutil.rmtree(root, ignore_errors=True)
@@ -72,8 +80,7 @@ def warm_mypy_cache(project: Path) -> None:
     own code is checked whole.
     """
     seed = run_directory() / "mypy-cache"
-    with (run_directory() / "mypy-cache.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive("mypy-cache"):
         if not (seed / ".done").exists():
             shutil.rmtree(seed, ignore_errors=True)
             defaults = synced_bake("default", {})
