@@ -122,7 +122,7 @@ def served_routes(project: Baked) -> set[tuple[str, str]]:
     """Every route the app mounts, the anti-patterns included (ENABLE_ANTIPATTERNS=true).
 
     The app includes each `routes/<module>.router` (app.py); the lessons router includes each
-    lesson module's router (lessons/__init__.py). A module with routes that neither mounts
+    lesson module's router (lessons/router.py). A module with routes that neither mounts
     fails here, so the answer is exact.
     """
     package = project.path / "src" / project.package
@@ -132,7 +132,7 @@ def served_routes(project: Baked) -> set[tuple[str, str]]:
         f"routes/{name}.py"
         for name in included.findall(project.text(f"src/{project.package}/app.py"))
     }
-    lessons = package / "lessons" / "__init__.py"
+    lessons = package / "lessons" / "router.py"
     if lessons.is_file():
         text = lessons.read_text(encoding="utf-8")
         ((variable, loop),) = re.findall(r"for (\w+) in \(([^)]*)\)", text)

@@ -77,6 +77,25 @@ def test_a_python_control_tag_only_asks_which_parts_the_bake_has() -> None:
                 assert line.strip().startswith("{%"), f"{name}: a tag inside a line: {line}"
 
 
+def python_source(module: Path) -> str:
+    """A template module's text with its tags and variables replaced, so `ast` can read it."""
+    source = re.sub(r"^\s*{%.*%}\s*$", "", module.read_text(encoding="utf-8"), flags=re.M)
+    return re.sub(r"{{.*?}}", "pkg", source)
+
+
+def test_exceptions_are_caught_by_name_so_one_format_fits_every_python() -> None:
+    # For 3.14+ ruff formats `except (A, B):` as `except A, B:` (PEP 758), which 3.11-3.13
+    # cannot parse: the bake for 3.14 would fail `ruff format --check`, found only by the
+    # slow interpreter check (tests/test_python_versions.py). Caught here on every run.
+    tuples = [
+        f"{module.relative_to(PROJECT)}:{node.lineno}"
+        for module in sorted(PROJECT.rglob("*.py"))
+        for node in ast.walk(ast.parse(python_source(module)))
+        if isinstance(node, ast.ExceptHandler) and isinstance(node.type, ast.Tuple)
+    ]
+    assert tuples == [], "catch a named tuple or use contextlib.suppress instead"
+
+
 def imports_of(module: Path, package_root: Path) -> set[str]:
     """The package's own modules that `module` imports, as dotted paths below the package."""
     relative = module.relative_to(package_root).with_suffix("")
@@ -85,9 +104,7 @@ def imports_of(module: Path, package_root: Path) -> set[str]:
         parts = parts[:-1]
     here = parts if module.name == "__init__.py" else parts[:-1]
     found = set()
-    source = re.sub(r"^\s*{%.*%}\s*$", "", module.read_text(encoding="utf-8"), flags=re.M)
-    source = re.sub(r"{{.*?}}", "pkg", source)
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(ast.parse(python_source(module))):
         if isinstance(node, ast.ImportFrom) and node.level:
             base = here[: len(here) - node.level + 1]
             target = [*base, *(node.module.split(".") if node.module else [])]

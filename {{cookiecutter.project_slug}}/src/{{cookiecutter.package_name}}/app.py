@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from .auth.tokens import REQUIRE_TOKEN, TOKEN_REFUSED, warn_if_writes_are_open
 from .errors import register_error_handlers
 {% if cookiecutter.lessons == "yes" %}
-from .lessons import lessons_router
+from .lessons.router import lessons_router
 {% endif %}
 from .lifespan import build_lifespan
 from .observability.metrics import Metrics, RequestMetricsMiddleware

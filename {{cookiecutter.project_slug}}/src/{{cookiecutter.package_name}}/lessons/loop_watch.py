@@ -50,5 +50,5 @@ async def watch_the_loop(watch: LoopWatch) -> None:
 
 
 async def get_loop_watch(request: Request) -> LoopWatch:
-    # The lessons' lifespan put it there (lessons/__init__.py).
+    # The lessons' lifespan put it there (lessons/router.py).
     return cast(LoopWatch, request.state.loop_watch)

@@ -10,7 +10,6 @@ lost: it may be retried), and the pool is replaced once, for everybody.
 import asyncio
 import logging
 import multiprocessing
-import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -19,9 +18,9 @@ from typing import Annotated, Any, TypeVar, cast
 from fastapi import Depends, Request, status
 
 from ..errors import ServiceError
-from ..observability.log_config import LogFormat, configure_logging
-from ..observability.tracing import Export, export_of, start_exporting
+from ..observability.tracing import export_of
 from ..settings import Settings
+from . import cpu_work, cpu_worker
 
 logger = logging.getLogger(__name__)
 
@@ -35,36 +34,24 @@ class CpuWorkersLost(ServiceError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
-def start_cpu_worker(log_format: LogFormat, log_level: str, export: Export | None) -> None:
-    """The first thing each CPU worker process runs (the pool's initializer)."""
-    # Ctrl-C at a terminal sends SIGINT to the whole foreground process group: the server
-    # and these workers alike. The server stops them itself (CpuPool.shutdown, from the
-    # lessons' lifespan); left to SIGINT, each idle worker would die of KeyboardInterrupt
-    # first and print its traceback over the server's shutdown lines.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    configure_logging(log_format, log_level)
-    if export is not None:
-        # Its own exporter: spans made here are sent from here (the SDK sends what is left
-        # when the process exits at the pool's shutdown).
-        start_exporting(export)
-
-
 def start_process_pool(settings: Settings) -> ProcessPoolExecutor:
     """Blocking (it starts processes): call it in a thread."""
     # "forkserver" (Python 3.14's default), not fork: forking a process that already runs
     # threads (the pools' and AnyIO's) can copy a held lock into the child and deadlock it.
     # Not spawn either: each spawned worker imports the service again (about a second of
     # CPU each, at start-up and at every replacement). The fork server is one
-    # single-threaded process, started at the first pool with this module imported (and with
-    # its package, every lesson's work), that forks each worker. A worker starts with no
-    # logging setup and no tracing: the initializer gives it the server's.
+    # single-threaded process, started at the first pool, that forks each worker. It
+    # imports the worker's set-up and the work, not the service (`__main__`, the default,
+    # would cost it 0.7 s of CPU at every start): a lesson whose task lives in another
+    # module imports it in the worker, once. A worker starts with no logging set-up and no
+    # tracing: the initializer gives it the server's.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", __name__])
+    context.set_forkserver_preload([cpu_worker.__name__, cpu_work.__name__])
     workers = settings.cpu_workers
     pool = ProcessPoolExecutor(
         workers,
         mp_context=context,
-        initializer=start_cpu_worker,
+        initializer=cpu_worker.start_cpu_worker,
         initargs=(settings.log_format, settings.log_level, export_of(settings)),
     )
     # Start every worker now (one task each, all at once), so the first request does not
@@ -110,7 +97,7 @@ class CpuPool:
 
 
 async def get_cpu_pool(request: Request) -> CpuPool:
-    # The lessons' lifespan put it there (lessons/__init__.py).
+    # The lessons' lifespan put it there (lessons/router.py).
     return cast(CpuPool, request.state.cpu_pool)
 
 

@@ -37,7 +37,6 @@ from typing import Any, ParamSpec, TypeVar
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -108,6 +107,10 @@ def start_exporting(export: Export) -> TracerProvider:
     """Once per process (cached): the exporter and its thread. Blocking (the exporter opens
     an HTTP session): the lifespan runs it in a thread. The SDK shuts the provider down when
     the process exits, sending what is left."""
+    # Imported here: the exporter and its protobuf encoders cost about 0.1 s of CPU at every
+    # process start, and most processes (tracing off) never export.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+
     provider = provider_of(export)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=export.endpoint)))
     _exporting.append(provider)
