@@ -185,7 +185,7 @@ def check_mutant(rootfs: sid.Rootfs, bake: SidBake) -> None:
         # The bake's interpreter and venv; PYTHONPATH puts the copy's package ahead of the
         # bake's editable install (as tests/test_mutants.py runs its mutants).
         python = f"{bake.inside}/.venv/bin/python"
-        command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf"]
+        command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "-rf"]
         return rootfs.run(
             [*command, *ANTI_PATTERN.proofs],
             work=bake.work,

@@ -15,6 +15,7 @@ from cookiecutter.main import cookiecutter
 from .bakes import TEMPLATE_DIR, on_host
 from .conftest import SERVER_URL
 from .shell import run
+from .test_generated_suite import GENERATED_SUITE
 
 # The generated suite without the tests that prove timing and process behaviour (lesson,
 # items_concurrency, shutdown, cli) or run the linters (static): those test this machine
@@ -51,7 +52,7 @@ def test_the_generated_suite_passes_on_the_lowest_declared_versions() -> None:
             ["uv", "pip", "list"], project, VIRTUAL_ENV=environment["UV_PROJECT_ENVIRONMENT"]
         )
         output = run(
-            ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", *LIBRARY_TESTS],
+            [*GENERATED_SUITE, *LIBRARY_TESTS],
             project,
             TEST_DATABASE_URL=SERVER_URL,
             **environment,

@@ -10,6 +10,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,13 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from .support.database import Admin, quoted
 from .support.harness import Service, database_name, running_app, url_with_database
 from .support.pgbouncer import has_pgbouncer, running_pgbouncer
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for `-n auto` (pyproject.toml): two per core, since the suite spends most of
+    its time waiting on sockets, timers and the processes it starts, not computing
+    (`-n N` asks for N instead)."""
+    return 2 * (os.cpu_count() or 1)
 
 
 @pytest.fixture(autouse=True)
@@ -82,9 +90,25 @@ def make_database(postgres_server_url: str) -> Iterator[Callable[..., str]]:
         return url
 
     yield make
-    for name in created:
-        admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)} WITH (FORCE)")
     admin.close()
+    drop_databases(postgres_server_url, created)
+
+
+# PostgreSQL 15 and older wait for a checkpoint in each DROP DATABASE (1.7 s each here, 85 s
+# for one suite's databases one after another); drops asked for at once share one.
+DROPS_AT_ONCE = 8
+
+
+def drop_databases(server_url: str, names: list[str]) -> None:
+    def drop(name: str) -> None:
+        admin = Admin(server_url)
+        try:
+            admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)} WITH (FORCE)")
+        finally:
+            admin.close()
+
+    with ThreadPoolExecutor(max_workers=DROPS_AT_ONCE) as pool:
+        list(pool.map(drop, names))
 
 
 @pytest.fixture(scope="session")

@@ -36,11 +36,31 @@ NOT_ACCEPTED = (ConnectionRefusedError, ConnectionResetError)
 # WORKERS for the tests of several worker processes.
 WORKERS = 2
 
+# What uvicorn logs when another process took the port between free_port() and its bind
+# (tests in other xdist workers start servers too): then a new port is tried.
+PORT_TAKEN = "address already in use"
+BIND_ATTEMPTS = 3
 # Generous on purpose: on a busy machine a process start can take seconds.
 START_PATIENCE = 60.0
 # Time after the grace for closing pools and stopping what the service started: all of it
 # normally takes well under a second; the margin absorbs a loaded machine.
 CLOSE_MARGIN = 5.0
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether the process `pid` (or one of its workers, which share its socket) holds the
+    socket listening on `port`. A port free_port() found free can be taken by another test's
+    server before this one binds it: an answer on the port is then that server's, and this
+    one has failed to start."""
+    try:
+        tree = {pid} | {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return False
+    return any(
+        connection.pid in tree and connection.status == psutil.CONN_LISTEN
+        for connection in psutil.net_connections(kind="tcp4")
+        if connection.laddr and connection.laddr.port == port
+    )
 
 
 @dataclass
@@ -74,6 +94,26 @@ class Server:
         return self.stderr.decode(errors="replace")
 
 
+async def until_ready(process: asyncio.subprocess.Process, port: int) -> bool:
+    """Wait until the service answers /readyz from its own socket on `port`; False if it
+    exited because another process took the port first (anything else fails the test)."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe:
+        deadline = time.monotonic() + START_PATIENCE
+        while process.returncode is None:
+            try:
+                ready = (await probe.get("/readyz")).status_code == 200
+            except httpx.TransportError:
+                ready = False
+            if ready and await asyncio.to_thread(listens_on, process.pid, port):
+                return True
+            assert time.monotonic() < deadline, "the service did not become ready"
+            await asyncio.sleep(0.1)
+    assert process.stderr is not None
+    log = (await process.stderr.read()).decode(errors="replace")
+    assert PORT_TAKEN in log, f"the service exited during start-up:\n{log}"
+    return False
+
+
 @asynccontextmanager
 async def serving(
     database_url: str,
@@ -84,43 +124,45 @@ async def serving(
     """`python -m` the service on a free port, from `workdir` (no .env there), against
     `database_url`; yield it once /readyz says ready; SIGKILL its process group if the test
     left it running. `environment` adds to (or overrides) the settings below."""
-    port = free_port()
-    settings = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"DATABASE_URL", "TEST_DATABASE_URL"}
-    } | {
-        "DATABASE_URL": database_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "SHUTDOWN_TIMEOUT": str(shutdown_timeout),
-        "LOG_LEVEL": "warning",
-        **{f"{driver.upper()}_POOL_MIN_SIZE": "2" for driver in DRIVERS},
-        **(environment or {}),
-    }
-    # cwd: a directory without the project's .env, so only the settings above apply.
-    process = await asyncio.create_subprocess_exec(
-        *SERVICE,
-        env=settings,
-        cwd=workdir,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        # A group of its own, so a failed test can end the CPU worker processes too.
-        start_new_session=True,
-    )
+    for _attempt in range(BIND_ATTEMPTS):
+        port = free_port()
+        settings = {
+            name: value
+            for name, value in os.environ.items()
+            if name not in {"DATABASE_URL", "TEST_DATABASE_URL"}
+        } | {
+            "DATABASE_URL": database_url,
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "SHUTDOWN_TIMEOUT": str(shutdown_timeout),
+            "LOG_LEVEL": "warning",
+            **{f"{driver.upper()}_POOL_MIN_SIZE": "2" for driver in DRIVERS},
+            **(environment or {}),
+        }
+        # cwd: a directory without the project's .env, so only the settings above apply.
+        process = await asyncio.create_subprocess_exec(
+            *SERVICE,
+            env=settings,
+            cwd=workdir,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            # A group of its own, so a failed test can end the CPU worker processes too.
+            start_new_session=True,
+        )
+        try:
+            ready = await until_ready(process, port)
+        except BaseException:
+            # Not yet the caller's to stop: end it and the worker processes it started.
+            if process.returncode is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+            raise
+        if ready:
+            break
+    else:
+        raise AssertionError(f"every one of {BIND_ATTEMPTS} free ports was taken first")
     server = Server(process, f"http://127.0.0.1:{port}", port)
     try:
-        async with httpx.AsyncClient(base_url=server.url) as probe:
-            deadline = time.monotonic() + START_PATIENCE
-            while True:
-                assert process.returncode is None, "the service exited during start-up"
-                try:
-                    if (await probe.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the service did not become ready"
-                await asyncio.sleep(0.1)
         yield server
     finally:
         if process.returncode is None:
@@ -173,23 +215,28 @@ def worker_pids(server: Server) -> set[int]:
 def logged_run(environment: dict[str, str], requests: Callable[[httpx.Client], T]) -> tuple[T, str]:
     """Serve with LOG_FORMAT=json and `environment`, send `requests`, stop with SIGINT; return
     what `requests` returned and everything the process (and its children) wrote."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    settings = {**os.environ, "PORT": str(port), "LOG_FORMAT": "json", **environment}
-    process = subprocess.Popen(
-        SERVICE, env=settings, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
+    for _attempt in range(BIND_ATTEMPTS):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        settings = {**os.environ, "PORT": str(port), "LOG_FORMAT": "json", **environment}
+        process = subprocess.Popen(
+            SERVICE, env=settings, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError("the service never answered:\n" + process.communicate()[0])
-            try:
+        while process.poll() is None and time.monotonic() < deadline:
+            with suppress(httpx.TransportError):
                 httpx.get(f"{url}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+                if listens_on(process.pid, port):
+                    break
+            time.sleep(0.1)
+        if process.poll() is None and time.monotonic() < deadline:
+            break
+        process.kill()
+        output = process.communicate()[0]
+        assert PORT_TAKEN in output, f"the service never answered:\n{output}"
+    else:
+        raise AssertionError(f"every one of {BIND_ATTEMPTS} free ports was taken first")
+    try:
         with httpx.Client(base_url=url, timeout=60) as client:
             answers = requests(client)
     finally:
