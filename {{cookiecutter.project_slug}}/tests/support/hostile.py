@@ -1,9 +1,10 @@
 """Hostile clients below HTTP, thousands of them from one process over raw sockets.
 
 `python -m tests.support.hostile <scenario> <port> <count> [path]` opens `count` connections
-to 127.0.0.1:<port>, prints `ready` once every one is in place (for idle keep-alive: answered), holds them until its stdin
-closes, then prints one JSON object: how many connections ended each way. A process of its
-own, so its work does not delay the test's probes (one event loop, one GIL each).
+to 127.0.0.1:<port>, prints `ready` once every one is in place (for a declared body and idle
+keep-alive: answered), holds them until its stdin closes, then prints one JSON object: how
+many connections ended each way. A process of its own, so its work does not delay the test's
+probes (one event loop, one GIL each).
 """
 
 import asyncio
@@ -26,10 +27,10 @@ Attack = Callable[
 ]
 
 
-async def ended(reader: asyncio.StreamReader, stop: asyncio.Event) -> str:
+async def ended(reader: asyncio.StreamReader, stop: asyncio.Event, received: bytes = b"") -> str:
     """How the connection ended: `<status>-closed` or `closed` if the server closed it (after
-    an answer, or without one), `<status>-held` or `held` if `stop` came first, `reset`."""
-    received = b""
+    an answer, or without one), `<status>-held` or `held` if `stop` came first, `reset`.
+    `received`: what was already read of the answer."""
     stopping = asyncio.ensure_future(stop.wait())
     try:
         while True:
@@ -97,13 +98,16 @@ def declared_body(path: str) -> Attack:
         stop: asyncio.Event,
         ready: asyncio.Future[None],
     ) -> str:
-        """A POST that declares a 10 GiB JSON body and sends none of it."""
-        ready.set_result(None)
+        """A POST that declares a 10 GiB JSON body and sends none of it (ready once the
+        refusal's head arrived, so the keep-alive timeout runs from about the same moment for
+        every connection, however long the server took to answer them all)."""
         writer.write(
             f"POST {path} HTTP/1.1\r\nHost: hostile\r\nContent-Type: application/json\r\n"
             f"Content-Length: {DECLARED_BODY}\r\n\r\n".encode()
         )
-        return await ended(reader, stop)
+        head = await reader.readuntil(b"\r\n\r\n")
+        ready.set_result(None)
+        return await ended(reader, stop, head)
 
     return attack
 
