@@ -10,11 +10,16 @@ with the proofs they have. Every bake's decision table holds exactly the rows of
 that apply to it.
 """
 
+import json
 import os
 import re
+import select
 import shutil
+import signal
 import subprocess
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,6 +32,7 @@ from .test_generated_suite import SUITE_TIMEOUT
 BAKES = {"default": {}, **PART_VARIANTS}
 
 LINKED_TEST = re.compile(r"`(tests/[\w/]+\.py::test_\w+)`")
+WARM_PYTEST = Path(__file__).with_name("warm_pytest.py")
 LOCAL_STATE = {".venv", ".pgdata", "__pycache__", ".pytest_cache"}
 
 
@@ -128,54 +134,138 @@ def copy_of(bake_of: Callable[[str], Path], tmp_path: Path) -> Callable[[str], P
     return copy
 
 
-def run_proofs(
-    project: Path, venv_of: Path, proofs: list[str], timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    """Run `proofs` on the copy `project` with the venv of the bake it was copied from.
+@dataclass
+class ProofRun:
+    returncode: int
+    output: str
 
-    PYTHONPATH puts the copy's package ahead of the bake's editable install; the process
-    pool's spawned workers inherit it.
+
+class PytestServer:
+    """One tests/warm_pytest.py process, and the lines it has sent and not yet been read."""
+
+    def __init__(self, python: Path) -> None:
+        self.process = subprocess.Popen(
+            [str(python), str(WARM_PYTEST)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.unread = b""
+        assert self.answer(120) == {"ready": True}
+
+    def send(self, request: dict[str, object]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        self.process.stdin.flush()
+
+    def answer(self, timeout: float) -> dict[str, int]:
+        """The next line, within `timeout` seconds (read unbuffered, so none waits unseen)."""
+        assert self.process.stdout is not None
+        descriptor = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.unread:
+            ready, _, _ = select.select([descriptor], [], [], max(0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError(f"no answer from the pytest server in {timeout} s")
+            chunk = os.read(descriptor, 4096)
+            assert chunk, f"the pytest server ended (status {self.process.wait()})"
+            self.unread += chunk
+        line, self.unread = self.unread.split(b"\n", 1)
+        answer: dict[str, int] = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(60)
+
+
+class WarmPytest:
+    """A pytest server per bake's interpreter, started at its first run.
+
+    Each run is a child forked from a process that has imported the bake's libraries but not
+    its package, so it pays for importing only the copy it runs on.
     """
-    return subprocess.run(
-        [
-            str(venv_of / ".venv" / "bin" / "python"),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-rf",
-            *proofs,
-        ],
-        cwd=project,
-        env={
-            **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.servers: dict[Path, PytestServer] = {}
+        self.runs = 0
+
+    def run(
+        self, python: Path, cwd: Path, env: dict[str, str], args: list[str], timeout: float
+    ) -> ProofRun:
+        if python not in self.servers:
+            self.servers[python] = PytestServer(python)
+        server = self.servers[python]
+        self.runs += 1
+        output = self.scratch / f"run-{self.runs}.log"
+        server.send({"cwd": str(cwd), "env": env, "args": args, "output": str(output)})
+        pid = server.answer(60)["pid"]
+        try:
+            returncode = server.answer(timeout)["returncode"]
+        except TimeoutError:
+            os.killpg(pid, signal.SIGKILL)  # the run and what it started; the server reaps it
+            server.answer(60)
+            raise
+        return ProofRun(returncode, output.read_text(encoding="utf-8", errors="replace"))
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.close()
+
+
+@pytest.fixture(scope="session")
+def warm_pytest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmPytest]:
+    runner = WarmPytest(tmp_path_factory.mktemp("proof-runs"))
+    yield runner
+    runner.close()
+
+
+def run_proofs(
+    runner: WarmPytest, project: Path, venv_of: Path, proofs: list[str], timeout: float = 300
+) -> ProofRun:
+    """Run `proofs` on the copy `project` with the interpreter of the bake it was copied from.
+
+    PYTHONPATH puts the copy's package ahead of the bake's editable install; the processes
+    the proofs start (the served service, the CPU pool's workers) inherit it.
+    """
+    return runner.run(
+        venv_of / ".venv" / "bin" / "python",
+        project,
+        {
+            # VIRTUAL_ENV is gone already (conftest.py's tool_environment).
+            **os.environ,
             "PYTHONPATH": str(project / "src"),
             "TEST_DATABASE_URL": SERVER_URL,
         },
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+        # In this process: a few proofs do not pay for the suite's worker processes.
+        ["-q", "-p", "no:cacheprovider", "-n", "0", "-rf", *proofs],
+        timeout,
     )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bake", ("default", *LEAN_VARIANTS))
 def test_the_proofs_pass_on_the_unmutated_copy(
-    bake_of: Callable[[str], Path], copy_of: Callable[[str], Path], bake: str
+    bake_of: Callable[[str], Path],
+    copy_of: Callable[[str], Path],
+    warm_pytest: WarmPytest,
+    bake: str,
 ) -> None:
     project = copy_of(bake)
     proofs = sorted({p for b, m in KILLS if b == bake for p in m.proofs_in(project)})
     # Every proof of the bake in one run: as long as a whole suite.
-    result = run_proofs(project, bake_of(bake), proofs, timeout=SUITE_TIMEOUT)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    result = run_proofs(warm_pytest, project, bake_of(bake), proofs, timeout=SUITE_TIMEOUT)
+    assert result.returncode == 0, result.output[-9000:]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("run", KILLS, ids=run_id)
 def test_the_rows_proofs_fail_on_its_mutant(
-    bake_of: Callable[[str], Path], copy_of: Callable[[str], Path], run: tuple[str, Mutant]
+    bake_of: Callable[[str], Path],
+    copy_of: Callable[[str], Path],
+    warm_pytest: WarmPytest,
+    run: tuple[str, Mutant],
 ) -> None:
     bake, mutant = run
     project = copy_of(bake)
@@ -186,14 +276,12 @@ def test_the_rows_proofs_fail_on_its_mutant(
         path.write_text(text.replace(change.old, change.new), encoding="utf-8")
     proofs = mutant.proofs_in(project)
     assert proofs, f"{mutant.id} has no proof in the {bake} bake"
-    result = run_proofs(project, bake_of(bake), list(proofs))
-    output = result.stdout + result.stderr
+    result = run_proofs(warm_pytest, project, bake_of(bake), list(proofs))
+    output = result.output
     # 1: tests ran and failed. 2-5 (interrupted, internal error, usage, none collected) would
     # mean the mutant broke the run, not the proof's claim.
     assert result.returncode == 1, output[-6000:]
-    failed = {
-        line.split(" ")[1] for line in result.stdout.splitlines() if line.startswith("FAILED ")
-    }
+    failed = {line.split(" ")[1] for line in output.splitlines() if line.startswith("FAILED ")}
     survivors = [
         proof
         for proof in proofs
