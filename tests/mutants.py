@@ -66,6 +66,7 @@ def edit(module: str, old: str, new: str) -> Edit:
 
 
 WAITING = "tests/lessons/test_waiting.py"
+LOOP_LAG = "tests/lessons/test_loop_lag.py"
 ITEMS = "tests/test_items_concurrency.py"
 ASYNCPG_ITEMS = "tests/test_asyncpg_concurrency.py"
 PSYCOPG2_ITEMS = "tests/test_psycopg2_concurrency.py"
@@ -81,6 +82,7 @@ TRACING = "tests/test_tracing.py"
 AUTH = "tests/test_auth.py"
 FILE_AUTH = "tests/files/test_file_auth.py"
 HOSTILE = "tests/test_hostile_clients.py"
+OPEN_FILES = "tests/test_open_files.py"
 BODIES = "tests/test_request_bodies.py"
 
 MUTANTS = (
@@ -98,7 +100,10 @@ MUTANTS = (
         row="waits on something awaitable",
         description="`time.sleep` in place of `await asyncio.sleep`",
         edits=(edit("lessons/waiting.py", "await asyncio.sleep(delay)", "time.sleep(delay)"),),
-        proofs=(f"{WAITING}::test_awaiting_requests_overlap_on_the_loop_without_threads",),
+        proofs=(
+            f"{WAITING}::test_awaiting_requests_overlap_on_the_loop_without_threads",
+            f"{LOOP_LAG}::test_loop_lag_stays_low_under_a_burst_of_correct_routes",
+        ),
     ),
     Mutant(
         id="blocking-route-as-async",
@@ -766,7 +771,7 @@ MUTANTS = (
         description="the CPU process pool started on the loop",
         edits=(
             edit(
-                "lessons/__init__.py",
+                "lessons/router.py",
                 "cpu_pool = await asyncio.to_thread(CpuPool, settings)",
                 "cpu_pool = CpuPool(settings)",
             ),
@@ -847,7 +852,7 @@ MUTANTS = (
         proofs=(
             f"{BODIES}::test_a_declared_body_over_the_cap_is_refused_as_json_before_a_byte_is_read",
             f"{BODIES}::test_a_chunked_body_is_cut_at_the_cap_with_413_json_and_nothing_written",
-            f"{BODIES}::test_a_300_mb_body_is_refused_within_a_second_without_growing_the_process",
+            f"{BODIES}::test_a_300_mb_body_is_refused_before_it_is_sent_without_growing_the_process",
         ),
     ),
     Mutant(
@@ -877,6 +882,46 @@ MUTANTS = (
         proofs=(
             f"{HOSTILE}::test_five_thousand_idle_keep_alive_connections_are_closed_after_the_keep_alive_timeout",
             f"{HOSTILE}::test_a_thousand_declared_ten_gibibyte_bodies_never_sent_are_refused_and_closed",
+        ),
+    ),
+    Mutant(
+        id="open-file-limit-left-low",
+        needs=frozenset(),
+        row="many connections opening at once",
+        description="the open-file limit left as the host set it",
+        edits=(
+            edit(
+                "__main__.py",
+                "open_files = raise_open_file_limit()",
+                "open_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]",
+            ),
+        ),
+        proofs=(
+            f"{OPEN_FILES}::test_a_service_under_a_soft_limit_of_1024_raises_it_logs_it_and_listens_with_server_backlog",
+        ),
+    ),
+    Mutant(
+        id="backlog-unset",
+        needs=frozenset(),
+        row="many connections opening at once",
+        description="the backlog left at uvicorn's default (2048)",
+        edits=(edit("__main__.py", "        backlog=settings.server_backlog,\n", ""),),
+        proofs=(
+            f"{OPEN_FILES}::test_a_service_under_a_soft_limit_of_1024_raises_it_logs_it_and_listens_with_server_backlog",
+        ),
+    ),
+    Mutant(
+        id="concurrency-limit-unset",
+        needs=frozenset(),
+        row="many connections opening at once",
+        description="the concurrency limit not passed to uvicorn",
+        edits=(
+            edit(
+                "__main__.py", "        limit_concurrency=settings.server_limit_concurrency,\n", ""
+            ),
+        ),
+        proofs=(
+            f"{OPEN_FILES}::test_past_server_limit_concurrency_even_healthz_is_refused_with_503",
         ),
     ),
     Mutant(

@@ -47,6 +47,10 @@ INVALID_ENVIRONMENT = {
         "SERVER_MAX_HEADER_BYTES",
     ),
     "no-keep-alive-timeout": ({"SERVER_KEEP_ALIVE_TIMEOUT": "0"}, "SERVER_KEEP_ALIVE_TIMEOUT"),
+    "no-backlog": ({"SERVER_BACKLOG": "0"}, "SERVER_BACKLOG"),
+    "backlog-beyond-the-bound": ({"SERVER_BACKLOG": "65536"}, "SERVER_BACKLOG"),
+    "concurrency-limit-zero": ({"SERVER_LIMIT_CONCURRENCY": "0"}, "SERVER_LIMIT_CONCURRENCY"),
+    "concurrency-limit-empty": ({"SERVER_LIMIT_CONCURRENCY": ""}, "SERVER_LIMIT_CONCURRENCY"),
     "otlp-endpoint-not-a-url": (
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"},
         "OTEL_EXPORTER_OTLP_ENDPOINT",

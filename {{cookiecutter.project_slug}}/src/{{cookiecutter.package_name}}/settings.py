@@ -232,6 +232,15 @@ class Settings(BaseSettings):
     # timeout for a request's headers or body while they arrive: the proxy bounds those
     # (docs/deployment.md).
     server_keep_alive_timeout: PositiveSeconds = 5.0
+    # Connections the kernel holds for the server to accept (listen(2)'s backlog). When a
+    # burst outruns it, the kernel drops the attempt and the client sends it again a second
+    # later, then after 3 s and longer: nothing fails, but those requests take seconds more.
+    # uvicorn's default; Linux caps it at net.core.somaxconn (4096 since kernel 5.4).
+    server_backlog: int = Field(default=2048, ge=1, le=65535)
+    # Connections plus running requests past which uvicorn answers 503 to every new request,
+    # /healthz included. Unset: no limit (docs/deployment.md, "Hostile connections", says
+    # why).
+    server_limit_concurrency: int | None = Field(default=None, ge=1)
 
     # -- Thread budgets: how many threads blocking work may use at once --
     # FastAPI runs every `def` route and `def` dependency on AnyIO's default limiter:
