@@ -26,7 +26,10 @@ PART_FILES: dict[str, tuple[str, ...]] = {
         f"{PACKAGE}/lessons",
         "tests/lessons",
         "scripts/bench_lessons.py",
+        "scripts/bare_waiting.py",
+        "scripts/burst_client.py",
         "docs/lesson-page.png",
+        "docs/concurrency.png",
     ),
     "asyncpg": (
         f"{PACKAGE}/db/asyncpg_pool.py",

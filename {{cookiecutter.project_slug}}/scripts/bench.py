@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,26 +53,50 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 PROJECT = Path(__file__).resolve().parent.parent
 DOCS = PROJECT / "docs"
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+# docs/benchmark.md's section that scripts/bench_lessons.py's `concurrency` writes: `compare`,
+# which writes the rest of the file, keeps it.
+CONCURRENCY_START, CONCURRENCY_END = "<!-- concurrency:start -->", "<!-- concurrency:end -->"
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
 
 
 @contextmanager
-def serving(arguments: Sequence[str], ready_path: str, **environment: str) -> Iterator[str]:
-    """Run `python <arguments>` on a free port (PORT, and `{port}` in the arguments); yield
-    its URL; stop it."""
+def server(
+    arguments: Sequence[str],
+    ready_path: str,
+    environment: Mapping[str, str],
+    preexec_fn: Callable[[], object] | None = None,
+) -> Iterator[Server]:
+    """Run `python <arguments>` on a free port (PORT, and `{port}` in the arguments) with
+    `environment` added; yield its URL and process; stop it. `preexec_fn` runs in the child
+    before the interpreter starts (to set its resource limits)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and modules)
             [sys.executable, *(argument.format(port=port) for argument in arguments)],
             cwd=workdir,
             env={**os.environ, "PORT": str(port), "LOG_LEVEL": "warning", **environment},
+            # Unsafe beside threads, which the bench has none of while it starts a server.
+            preexec_fn=preexec_fn,  # noqa: PLW1509
         )
         base = f"http://127.0.0.1:{port}"
         try:
             asyncio.run(wait_until_ready(f"{base}{ready_path}"))
-            yield base
+            yield Server(base, process.pid)
         finally:
             process.terminate()
             process.wait(timeout=60)
+
+
+@contextmanager
+def serving(arguments: Sequence[str], ready_path: str, **environment: str) -> Iterator[str]:
+    """`server`'s URL alone."""
+    with server(arguments, ready_path, environment) as served:
+        yield served.url
 
 
 async def wait_until_ready(url: str, patience: float = 120) -> None:
@@ -107,17 +131,27 @@ def migrated_database() -> Iterator[str]:
         yield url
 
 
+# The service, as `python -m {{ cookiecutter.package_name }}` serves it, and the path that
+# answers once it is ready.
+SERVICE = (["-m", PACKAGE], "/readyz")
+
+
+def bare(app: str = "bare_fastapi:app") -> tuple[list[str], str]:
+    """bare FastAPI (scripts/bare_fastapi.py, or a script that adds to it) under uvicorn, and
+    the path that answers once it is ready."""
+    arguments = ["-m", "uvicorn", app, "--app-dir", str(PROJECT / "scripts")]
+    arguments += ["--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
+    return [*arguments, "--no-access-log"], "/hello"
+
+
 def serving_service(database_url: str, **environment: str) -> AbstractContextManager[str]:
-    """The service, as `python -m {{ cookiecutter.package_name }}` serves it, on `database_url`."""
-    return serving(["-m", PACKAGE], "/readyz", DATABASE_URL=database_url, **environment)
+    """The service on `database_url`."""
+    return serving(*SERVICE, DATABASE_URL=database_url, **environment)
 
 
 def serving_bare(database_url: str) -> AbstractContextManager[str]:
-    """bare FastAPI (scripts/bare_fastapi.py) under uvicorn, on `database_url`."""
-    arguments = ["-m", "uvicorn", "bare_fastapi:app", "--app-dir", str(PROJECT / "scripts")]
-    arguments += ["--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
-    arguments += ["--no-access-log"]
-    return serving(arguments, "/hello", DATABASE_URL=database_url)
+    """bare FastAPI on `database_url`."""
+    return serving(*bare(), DATABASE_URL=database_url)
 
 
 # ---- load ------------------------------------------------------------------------------
@@ -463,13 +497,36 @@ def chart(comparison: Comparison, path: Path) -> None:
     plt.close(figure)
 
 
+def section_of(text: str, start: str, end: str) -> str | None:
+    """What lies between the markers `start` and `end` in `text`; None without them."""
+    first = text.find(start)
+    last = text.find(end, first + len(start)) if first >= 0 else -1
+    return text[first + len(start) : last] if last >= 0 else None
+
+
+def with_section(text: str, start: str, end: str, section: str) -> str:
+    """`text` with `section` between the markers `start` and `end`: in place of what was
+    there, or with the markers at the end of `text` if it has none."""
+    first = text.find(start)
+    last = text.find(end, first + len(start)) if first >= 0 else -1
+    if last < 0:
+        return f"{text.rstrip()}\n\n{start}{section}{end}\n"
+    return text[: first + len(start)] + section + text[last:]
+
+
 def write_reports(comparison: Comparison) -> None:
     table = markdown(comparison)
-    (DOCS / "benchmark.md").write_text(
+    report = DOCS / "benchmark.md"
+    text = (
         "# Benchmark: the service beside bare FastAPI\n\n"
         "Written by `uv run python scripts/bench.py compare`; docs/performance.md explains the "
         "figures.\n\n" + table + "\n![requests per second](benchmark.png)\n"
     )
+    # The section another script writes stays, after this one's.
+    old = report.read_text() if report.exists() else ""
+    if (kept := section_of(old, CONCURRENCY_START, CONCURRENCY_END)) is not None:
+        text = with_section(text, CONCURRENCY_START, CONCURRENCY_END, kept)
+    report.write_text(text)
     chart(comparison, DOCS / "benchmark.png")
     readme = PROJECT / "README.md"
     text = readme.read_text()
@@ -502,6 +559,8 @@ class Bench:
     service: str
     rounds: int
     seconds: float
+    # Every option parsed, the script's own (run_scenarios' `parents`) among them.
+    options: argparse.Namespace = field(default_factory=argparse.Namespace)
 
 
 Scenario = Callable[[Bench], None]
@@ -541,10 +600,15 @@ def run_scenarios(
     *,
     environment: Environment = lambda: nullcontext({}),
     argv: Sequence[str] | None = None,
+    parents: Sequence[argparse.ArgumentParser] = (),
 ) -> None:
     """The command line of a benchmark script: its scenarios by name (all by default), run
-    on one migrated database against one service, served with `environment` added."""
-    parser = argparse.ArgumentParser(description=description.split("\n\n", maxsplit=1)[0])
+    on one migrated database against one service, served with `environment` added.
+    `parents`: parsers (add_help=False) of the script's own flags, which reach the scenarios
+    in `Bench.options`."""
+    parser = argparse.ArgumentParser(
+        description=description.split("\n\n", maxsplit=1)[0], parents=list(parents)
+    )
     parser.add_argument(
         "scenarios", nargs="*", metavar="SCENARIO", help=f"{', '.join(scenarios)} (default: all)"
     )
@@ -570,7 +634,7 @@ def run_scenarios(
         environment() as extra,
         serving_service(database_url, **extra) as service,
     ):
-        bench = Bench(database_url, service, options.rounds, options.seconds)
+        bench = Bench(database_url, service, options.rounds, options.seconds, options)
         for name in chosen:
             print(f"\n== {name}")
             scenarios[name](bench)

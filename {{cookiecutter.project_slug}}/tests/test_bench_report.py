@@ -1,5 +1,6 @@
 """scripts/bench.py reads wrk's report and the loop-lag histogram: the figures it prints are
-only as right as that parsing."""
+only as right as that parsing. And `compare` rewrites docs/benchmark.md but for the section
+another script writes there."""
 
 import importlib.util
 import sys
@@ -104,6 +105,40 @@ def test_bad_flags_are_refused_with_a_usage_error_before_anything_starts(
         bench.run_scenarios("A benchmark.", {"items": bench.items}, argv=argv)
     assert exited.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_a_marked_section_is_found_replaced_in_place_or_appended(bench: ModuleType) -> None:
+    start, end = bench.CONCURRENCY_START, bench.CONCURRENCY_END
+    text = f"# Benchmark\n\ntable\n\n{start}\nold figures\n{end}\nafter\n"
+    assert bench.section_of(text, start, end) == "\nold figures\n"
+    assert bench.with_section(text, start, end, "\nnew figures\n") == (
+        f"# Benchmark\n\ntable\n\n{start}\nnew figures\n{end}\nafter\n"
+    )
+    # No markers, or only the end one before the start: none found, and one is appended.
+    for unmarked in ["# Benchmark\n", f"{end}\n{start}\n"]:
+        assert bench.section_of(unmarked, start, end) is None
+    assert bench.with_section("# Benchmark\n\n", start, end, "\nfigures\n") == (
+        f"# Benchmark\n\n{start}\nfigures\n{end}\n"
+    )
+
+
+def test_compare_rewrites_its_report_and_keeps_the_concurrency_section(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start, end = bench.CONCURRENCY_START, bench.CONCURRENCY_END
+    section = "\n## One worker, thousands of waiting requests\n\nits table\n"
+    report = tmp_path / "benchmark.md"
+    report.write_text(f"# Benchmark\n\nthe last table\n\n{start}{section}{end}\n")
+    (tmp_path / "README.md").write_text("# A service\n")
+    monkeypatch.setattr(bench, "DOCS", tmp_path)
+    monkeypatch.setattr(bench, "PROJECT", tmp_path)
+    monkeypatch.setattr(bench, "chart", lambda _comparison, _path: None)
+    load = bench.Load(requests_per_second=1234.0, p50_ms=1.0, p99_ms=2.0, errors=0)
+    bench.write_reports(bench.Comparison([bench.Row("a route", load)], [], "today"))
+    text = report.read_text()
+    assert "the last table" not in text
+    assert "| a route | 1,234 |" in text
+    assert text.endswith(f"{start}{section}{end}\n")
 
 
 @pytest.fixture(scope="module")
