@@ -7,10 +7,10 @@
 # Bytecode caching on, whatever the machine says: with PYTHONDONTWRITEBYTECODE set (some CI
 # images set it) every process the suite starts compiles each module it imports again, and an
 # app's start-up in a test took 2.1 s instead of 0.9 s.
-# One xdist worker per core: with two cores 70 % busy under two workers, a third made the
-# whole run slower here (37.2 min against 32.5), not faster.
+# Three xdist workers for two cores (tests/conftest.py says why); worksteal hands a finished
+# worker tests queued on a busy one, so the last minutes are not one worker's queue.
 test:
-	env -u PYTHONDONTWRITEBYTECODE uv run --locked pytest -n auto
+	env -u PYTHONDONTWRITEBYTECODE uv run --locked pytest -n auto --dist worksteal
 
 # Bake the defaults into build/my-service and serve it on http://127.0.0.1:8000
 # (an embedded PostgreSQL starts in build/my-service/.pgdata; Ctrl-C stops both).

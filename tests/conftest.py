@@ -68,14 +68,29 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         remove_run_directory()
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for `-n auto`: three for every two cores. The generated suites run in one
+    process each (tests/test_generated_suite.py) and mostly wait on sockets, timers and the
+    processes they start: one took 111 s of CPU over 445 s, so two workers left the cores
+    idle while two such suites ran side by side."""
+    return max(2, (os.cpu_count() or 1) * 3 // 2)
+
+
+# The longest single runs, by the module that holds them: started first, so that they run
+# while the other workers take the rest (worksteal, in the Makefile, shares out the tail).
+LONGEST_FIRST = ("test_python_versions.py", "test_generated_suite.py", "test_version_floors.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest single runs first, so they start while the other workers take the rest:
-    the container check (build, containers, compose), then the suites on sid's Pythons."""
+    """The longest single runs first: the container check (build, containers, compose), then
+    the whole suites (sid's Pythons, the variants, the version floors)."""
 
     def order(item: pytest.Item) -> int:
         if item.get_closest_marker("container"):
             return 0
-        return 1 if item.get_closest_marker("sid") else 2
+        if item.get_closest_marker("sid"):
+            return 1
+        return 2 if item.path.name in LONGEST_FIRST else 3
 
     items.sort(key=order)
 
