@@ -467,6 +467,23 @@ def test_probes_and_healthchecks_call_routes_the_service_defines(project: Baked)
     assert {"/healthz", "/readyz"} <= routes, f"routes found in the code: {routes}"
 
 
+def test_the_benchmarks_liveness_verdict_reads_the_manifests_probe(project: Baked) -> None:
+    # scripts/bench_lessons.py says whether the liveness probe would restart a pod that is
+    # only busy, and whether it restarts a stuck one: a verdict about this probe only.
+    script = project.path / "scripts" / "bench_lessons.py"
+    if LESSONS not in project.parts:
+        assert not script.exists()  # the benchmark of the lessons goes with them
+        return
+    (declared,) = re.findall(
+        r"^LIVENESS_PERIOD, LIVENESS_TIMEOUT, LIVENESS_FAILURES = (.+)$",
+        script.read_text(encoding="utf-8"),
+        flags=re.M,
+    )
+    probe = api_container(project)["livenessProbe"]
+    manifest = (probe["periodSeconds"], probe["timeoutSeconds"], probe["failureThreshold"])
+    assert ast.literal_eval(declared) == manifest
+
+
 def test_every_port_agrees_with_http_port(project: Baked) -> None:
     port = project.port
     assert runtime_stage(project, "EXPOSE") == [str(port)]

@@ -2,8 +2,6 @@
 only as right as that parsing. And `compare` rewrites docs/benchmark.md but for the section
 another script writes there."""
 
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -12,9 +10,8 @@ import pytest
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
+from .support.scripts import load_script
 from .support.served import Served, serving_app
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
 
 # wrk 4.1's report (--latency), as it prints it.
 WRK_REPORT = """\
@@ -38,13 +35,7 @@ Transfer/sec:    548.97KB
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench"] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench")
 
 
 def test_a_wrk_report_gives_rate_latencies_in_ms_and_every_error(bench: ModuleType) -> None:
