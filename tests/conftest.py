@@ -76,23 +76,51 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return max(2, (os.cpu_count() or 1) * 3 // 2)
 
 
-# The longest single runs, by the module that holds them: started first, so that they run
-# while the other workers take the rest (worksteal, in the Makefile, shares out the tail).
+# The longest single runs, by the module that holds them, after the container check and sid's.
 LONGEST_FIRST = ("test_python_versions.py", "test_generated_suite.py", "test_version_floors.py")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def run_length(item: pytest.Item) -> int:
+    """0 for the longest runs (the container check), up to 3 for the rest."""
+    if item.get_closest_marker("container"):
+        return 0
+    if item.get_closest_marker("sid"):
+        return 1
+    return 2 if item.path.name in LONGEST_FIRST else 3
+
+
+def share_sizes(count: int, workers: int) -> list[int]:
+    """How xdist's worksteal scheduler shares `count` tests among idle workers at the start:
+    one contiguous slice each, in collection order."""
+    sizes = []
+    for given in range(workers):
+        sizes.append(count // (workers - given))
+        count -= sizes[-1]
+    return sizes
+
+
+def dealt_to_workers(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The collection ordered so that each worker's first share begins with its turn of the
+    longest runs. worksteal steals from the back of a worker's queue, never the front: with
+    the longest runs all first, they queued on one worker, one after another (a run on
+    2026-12-04 started a variant's suite 20 minutes in)."""
+    longest = [item for item in items if run_length(item) < 3]
+    rest = iter(item for item in items if run_length(item) == 3)
+    ordered: list[pytest.Item] = []
+    for worker, size in enumerate(share_sizes(len(items), workers)):
+        share = longest[worker::workers]
+        ordered += share + [next(rest) for _ in range(size - len(share))]
+    return ordered + list(rest)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The longest single runs first: the container check (build, containers, compose), then
-    the whole suites (sid's Pythons, the variants, the version floors)."""
-
-    def order(item: pytest.Item) -> int:
-        if item.get_closest_marker("container"):
-            return 0
-        if item.get_closest_marker("sid"):
-            return 1
-        return 2 if item.path.name in LONGEST_FIRST else 3
-
-    items.sort(key=order)
+    the whole suites (sid's Pythons, the variants, the version floors); under xdist, dealt
+    out so that every worker starts with some of them."""
+    items.sort(key=run_length)
+    workers = getattr(config, "workerinput", {}).get("workercount")
+    if workers and workers > 1:
+        items[:] = dealt_to_workers(items, workers)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
