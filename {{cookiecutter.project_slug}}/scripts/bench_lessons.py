@@ -716,10 +716,11 @@ a kubelet probes. The longest outage is how long it failed the manifest's livene
 (not 200, or slower than its timeout) without a break. A kubelet asks every 10 s, not every
 100 ms, and restarts the pod at three failures in a row; it does not see a recovery between two
 of its probes, so the liveness column reads the probes as a kubelet at each phase (100 ms
-apart) would have seen them and gives the most failures in a row. The sustained row keeps the
-largest burst's connections asking again as soon as they are answered. Then the same with the
-`def` route (/lesson/sync-slow), which waits in a thread: it stops at the thread tokens (ANYIO_THREAD_TOKENS), not at the loop, so a burst takes
-one wait per token's worth of requests. Memory per waiting request: the server's peak RSS
+apart) would have seen them and gives the fewest and the most failures in a row over those
+phases. The sustained row keeps the largest burst's connections asking again as soon as they
+are answered. Then the same with the `def` route (/lesson/sync-slow), which waits in a thread:
+it stops at the thread tokens (ANYIO_THREAD_TOKENS), not at the loop, so a burst takes one
+wait per token's worth of requests. Memory per waiting request: the server's peak RSS
 during the burst less its RSS before, over the connections. Client CPU / wall near 1 would say
 the load generator saturated a core and was the limit; beside it, when its last request was
 written.
