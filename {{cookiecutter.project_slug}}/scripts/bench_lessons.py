@@ -414,7 +414,8 @@ def kubelet_failures(probes: list[Probe]) -> list[int]:
 
 def liveness_text(run: Run) -> str:
     """The liveness failures in a row at the kubelet's luckiest and unluckiest phase."""
-    fewest, most = min(run.kubelet_failures, default=0), max(run.kubelet_failures, default=0)
+    by_phase = run.kubelet_failures  # computed on each access: read once
+    fewest, most = min(by_phase, default=0), max(by_phase, default=0)
     return f"{most}" if fewest == most else f"{fewest}-{most}"
 
 
